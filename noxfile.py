@@ -1,0 +1,46 @@
+"""Project tasks: `nox -s serve`, `tests`, `lint`, `typecheck`, `proto`.
+
+Sessions use the interpreter nox runs with (Python 3.11 or newer).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def serve(session: nox.Session) -> None:
+    """The service with its defaults: embedded PostgreSQL and Redis under ./scheduler-data."""
+    session.install("-e", ".")
+    session.run("scheduler", "serve", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite against real PostgreSQL and Redis (embedded ones when none is given)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[test]", "mypy>=1.11", "types-protobuf", "types-psutil")
+    session.run("mypy")
+
+
+@nox.session
+def proto(session: nox.Session) -> None:
+    """Regenerates scheduler/v1 from proto/ (the generated code is committed)."""
+    session.install("-e", ".[test]")
+    session.run("python", "proto/generate.py")

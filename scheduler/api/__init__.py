@@ -1,0 +1,1 @@
+"""The gRPC API: request validation, conversions, the thin servicer and its server."""

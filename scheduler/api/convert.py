@@ -1,0 +1,80 @@
+"""Rows from the data-access layer to protobuf messages (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from scheduler.db import store
+from scheduler.v1 import scheduler_pb2 as pb
+
+_STATUS = {
+    "pending": pb.PENDING,
+    "queued": pb.QUEUED,
+    "downloading": pb.DOWNLOADING,
+    "uploading": pb.UPLOADING,
+    "done": pb.DONE,
+    "failed": pb.FAILED,
+}
+_APPROVAL = {"unreviewed": pb.UNREVIEWED, "approved": pb.APPROVED, "rejected": pb.REJECTED}
+
+
+def rfc3339(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+def category(row: store.CategorySummary) -> pb.Category:
+    return pb.Category(
+        id=row.id,
+        url=row.url,
+        website=row.website,
+        archived_videos=row.archived_videos,
+        total_videos=row.total_videos,
+        undownloadable_videos=row.undownloadable_videos,
+        last_synced=rfc3339(row.last_synced),
+        backoff_factor=row.backoff_factor,
+        subscribers=row.subscribers,
+        next_sync=rfc3339(row.next_sync_at),
+        disable_download_cache=row.disable_download_cache,
+    )
+
+
+def event(row: store.Event) -> pb.Event:
+    return pb.Event(
+        id=row.id,
+        category_id=row.category_id or 0,
+        category_url=row.category_url,
+        video_id=row.video_id or 0,
+        video_url=row.video_url,
+        message=row.message,
+        time=rfc3339(row.created_at),
+    )
+
+
+def download(row: store.Download) -> pb.Download:
+    return pb.Download(
+        video_id=row.video_id,
+        website=row.website,
+        foreign_id=row.foreign_id,
+        url=row.url,
+        status=_STATUS[row.status],
+        bytes_done=row.bytes_done,
+        bytes_total=row.bytes_total,
+        instance=row.instance,
+        attempts=row.attempts,
+    )
+
+
+def video(row: store.Video) -> pb.Video:
+    return pb.Video(
+        id=row.id,
+        website=row.website,
+        foreign_id=row.foreign_id,
+        url=row.url,
+        title=row.title,
+        status=_STATUS[row.status],
+        approval=_APPROVAL[row.approval],
+    )
+
+
+def inference_category(row: store.InferenceCategory) -> pb.InferenceCategory:
+    return pb.InferenceCategory(id=row.id, tag=row.tag, category=row.category)

@@ -1,0 +1,67 @@
+"""Exception mapping at the API's edge: domain errors and outages to gRPC statuses.
+
+A client sees INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED or UNAVAILABLE with a
+one-line message; anything unexpected is logged here and answered INTERNAL, never
+UNKNOWN with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+from grpclib import GRPCError, Status
+from grpclib.server import Stream
+
+from scheduler.errors import InvalidArgument, NotFound, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+_STATUS_OF = {
+    InvalidArgument: Status.INVALID_ARGUMENT,
+    NotFound: Status.NOT_FOUND,
+    PermissionDenied: Status.PERMISSION_DENIED,
+}
+# The database cannot be reached or is going away: the client may retry later.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.exceptions.QueryCanceledError,
+)
+
+
+async def unary(
+    stream: Stream[Request, Response],
+    handle: Callable[[Request], Awaitable[Response]],
+) -> None:
+    """Receives the request, runs `handle`, sends its response, mapping errors."""
+    request = await stream.recv_message()
+    assert request is not None, "grpclib delivers a unary request before calling the handler"
+    try:
+        response = await handle(request)
+    except (InvalidArgument, NotFound, PermissionDenied) as error:
+        raise GRPCError(_STATUS_OF[type(error)], str(error)) from None
+    except DATABASE_UNAVAILABLE as error:
+        log.warning("%s: database unavailable: %r", _method(stream), error)
+        raise GRPCError(Status.UNAVAILABLE, "database unavailable, try again later") from None
+    except GRPCError:
+        raise
+    except Exception:
+        log.exception("%s failed", _method(stream))
+        raise GRPCError(Status.INTERNAL, "internal error") from None
+    await stream.send_message(response)
+
+
+def _method(stream: Stream[Any, Any]) -> str:
+    return str(getattr(stream, "method_name", "rpc"))

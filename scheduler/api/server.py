@@ -1,0 +1,51 @@
+"""Runs the grpclib server inside Trio (through trio-asyncio) as a `nursery.start` task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import trio
+import trio_asyncio
+from grpclib.health.service import Health
+from grpclib.reflection.service import ServerReflection
+from grpclib.server import Server
+
+from scheduler.api.servicer import SchedulerService
+from scheduler.db.store import Store
+from scheduler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# grpclib's wait_closed() can hang on idle client connections (grpclib #107).
+CLOSE_TIMEOUT_S = 5.0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+async def serve_api(
+    store: Store, settings: Settings, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serves until cancelled; reports the bound port once it listens."""
+    services = ServerReflection.extend([SchedulerService(store, settings.sites.allowed), Health()])
+    server = Server(services)
+    sock = bind(settings.grpc.host, settings.grpc.port)
+    await trio_asyncio.aio_as_trio(server.start)(sock=sock)
+    try:
+        task_status.started(sock.getsockname()[1])
+        await trio.sleep_forever()
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio_asyncio.aio_as_trio(_close)(server)
+
+
+async def _close(server: Server) -> None:
+    server.close()
+    try:
+        await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("gRPC connections still open after %ss; closing anyway", CLOSE_TIMEOUT_S)

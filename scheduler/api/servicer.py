@@ -1,0 +1,138 @@
+"""scheduler.v1.Scheduler: each method validates, calls the store, converts. Nothing else."""
+
+from __future__ import annotations
+
+from grpclib.server import Stream
+
+from scheduler.api import convert, validation
+from scheduler.api.errors import unary
+from scheduler.db.store import Store
+from scheduler.v1 import scheduler_pb2 as pb
+from scheduler.v1.scheduler_grpc import SchedulerBase
+
+
+class SchedulerService(SchedulerBase):
+    def __init__(self, store: Store, allowed_sites: tuple[str, ...]) -> None:
+        self._store = store
+        self._allowed_sites = allowed_sites
+
+    async def ScheduleCategory(
+        self, stream: Stream[pb.ScheduleCategoryRequest, pb.ScheduleCategoryResponse]
+    ) -> None:
+        await unary(stream, self._schedule_category)
+
+    async def _schedule_category(self, request: pb.ScheduleCategoryRequest) -> pb.ScheduleCategoryResponse:
+        user_id = validation.positive_id(request.user_id, "user_id")
+        target = validation.category_target(request, self._allowed_sites)
+        scheduled = await self._store.schedule_category(target, user_id, request.disable_download_cache)
+        return pb.ScheduleCategoryResponse(
+            category_id=scheduled.category_id,
+            created=scheduled.created,
+            subscribed=scheduled.subscribed,
+            url=scheduled.url,
+        )
+
+    async def ListCategories(
+        self, stream: Stream[pb.ListCategoriesRequest, pb.ListCategoriesResponse]
+    ) -> None:
+        await unary(stream, self._list_categories)
+
+    async def _list_categories(self, request: pb.ListCategoriesRequest) -> pb.ListCategoriesResponse:
+        user_id = validation.positive_id(request.user_id, "user_id")
+        rows = await self._store.list_categories(user_id)
+        return pb.ListCategoriesResponse(categories=[convert.category(r) for r in rows])
+
+    async def ListEvents(self, stream: Stream[pb.ListEventsRequest, pb.ListEventsResponse]) -> None:
+        await unary(stream, self._list_events)
+
+    async def _list_events(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
+        limit = validation.limit(request.limit)
+        if request.show_all:
+            category_id = validation.optional_id(request.category_id, "category_id")
+            category_id = None
+        else:
+            category_id = validation.positive_id(request.category_id, "category_id")
+        rows = await self._store.list_events(category_id, limit)
+        return pb.ListEventsResponse(events=[convert.event(r) for r in rows])
+
+    async def Unsubscribe(self, stream: Stream[pb.UnsubscribeRequest, pb.UnsubscribeResponse]) -> None:
+        await unary(stream, self._unsubscribe)
+
+    async def _unsubscribe(self, request: pb.UnsubscribeRequest) -> pb.UnsubscribeResponse:
+        user_id = validation.positive_id(request.user_id, "user_id")
+        category_id = validation.positive_id(request.category_id, "category_id")
+        remaining = await self._store.unsubscribe(user_id, category_id)
+        return pb.UnsubscribeResponse(remaining_subscribers=remaining)
+
+    async def RetryFailed(self, stream: Stream[pb.RetryFailedRequest, pb.RetryFailedResponse]) -> None:
+        await unary(stream, self._retry_failed)
+
+    async def _retry_failed(self, request: pb.RetryFailedRequest) -> pb.RetryFailedResponse:
+        user_id = validation.positive_id(request.user_id, "user_id")
+        category_id = validation.positive_id(request.category_id, "category_id")
+        retried = await self._store.retry_failed(user_id, category_id)
+        return pb.RetryFailedResponse(retried=retried)
+
+    async def ListDownloads(self, stream: Stream[pb.ListDownloadsRequest, pb.ListDownloadsResponse]) -> None:
+        await unary(stream, self._list_downloads)
+
+    async def _list_downloads(self, request: pb.ListDownloadsRequest) -> pb.ListDownloadsResponse:
+        rows = await self._store.list_downloads(validation.limit(request.limit))
+        return pb.ListDownloadsResponse(downloads=[convert.download(r) for r in rows])
+
+    async def ListUnapprovedVideos(
+        self, stream: Stream[pb.ListUnapprovedVideosRequest, pb.ListUnapprovedVideosResponse]
+    ) -> None:
+        await unary(stream, self._list_unapproved_videos)
+
+    async def _list_unapproved_videos(
+        self, request: pb.ListUnapprovedVideosRequest
+    ) -> pb.ListUnapprovedVideosResponse:
+        category_id = validation.optional_id(request.category_id, "category_id")
+        limit = validation.limit(request.limit)
+        rows = await self._store.list_unapproved_videos(category_id, limit)
+        return pb.ListUnapprovedVideosResponse(videos=[convert.video(r) for r in rows])
+
+    async def ApproveVideo(self, stream: Stream[pb.ApproveVideoRequest, pb.ApproveVideoResponse]) -> None:
+        await unary(stream, self._approve_video)
+
+    async def _approve_video(self, request: pb.ApproveVideoRequest) -> pb.ApproveVideoResponse:
+        video_id = validation.positive_id(request.video_id, "video_id")
+        video = await self._store.set_approval(video_id, "approved")
+        return pb.ApproveVideoResponse(video=convert.video(video))
+
+    async def RejectVideo(self, stream: Stream[pb.RejectVideoRequest, pb.RejectVideoResponse]) -> None:
+        await unary(stream, self._reject_video)
+
+    async def _reject_video(self, request: pb.RejectVideoRequest) -> pb.RejectVideoResponse:
+        video_id = validation.positive_id(request.video_id, "video_id")
+        video = await self._store.set_approval(video_id, "rejected")
+        return pb.RejectVideoResponse(video=convert.video(video))
+
+    async def ListInferenceCategories(
+        self, stream: Stream[pb.ListInferenceCategoriesRequest, pb.ListInferenceCategoriesResponse]
+    ) -> None:
+        await unary(stream, self._list_inference_categories)
+
+    async def _list_inference_categories(
+        self, request: pb.ListInferenceCategoriesRequest
+    ) -> pb.ListInferenceCategoriesResponse:
+        rows = await self._store.list_inference_categories()
+        return pb.ListInferenceCategoriesResponse(
+            inference_categories=[convert.inference_category(r) for r in rows]
+        )
+
+    async def AddInferenceCategory(
+        self, stream: Stream[pb.AddInferenceCategoryRequest, pb.AddInferenceCategoryResponse]
+    ) -> None:
+        await unary(stream, self._add_inference_category)
+
+    async def _add_inference_category(
+        self, request: pb.AddInferenceCategoryRequest
+    ) -> pb.AddInferenceCategoryResponse:
+        tag = validation.name(request.tag, "tag")
+        category = validation.name(request.category, "category")
+        row, created = await self._store.add_inference_category(tag, category)
+        return pb.AddInferenceCategoryResponse(
+            inference_category=convert.inference_category(row), created=created
+        )

@@ -1,0 +1,69 @@
+"""Checks every request field before anything touches the database (pure).
+
+Each function raises `InvalidArgument` naming the field by its proto name, so a
+rejected request writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scheduler.categories import CategoryTarget, Kind, Site, from_seed, from_url
+from scheduler.errors import InvalidArgument
+from scheduler.v1 import scheduler_pb2 as pb
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_NAME_LENGTH = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+_SITES = {pb.NICONICO: Site.NICONICO, pb.YOUTUBE: Site.YOUTUBE, pb.BILIBILI: Site.BILIBILI}
+_KINDS = {pb.TAG: Kind.TAG, pb.CHANNEL: Kind.CHANNEL, pb.PLAYLIST: Kind.PLAYLIST}
+
+
+def positive_id(value: int, field: str) -> int:
+    if value <= 0:
+        raise InvalidArgument(field, "must be positive")
+    return value
+
+
+def optional_id(value: int, field: str) -> int | None:
+    """0 means "not given"."""
+    if value < 0:
+        raise InvalidArgument(field, "must not be negative")
+    return value or None
+
+
+def limit(value: int, field: str = "limit") -> int:
+    if value < 0:
+        raise InvalidArgument(field, "must not be negative")
+    if value > MAX_LIMIT:
+        raise InvalidArgument(field, f"must be at most {MAX_LIMIT}")
+    return value or DEFAULT_LIMIT
+
+
+def name(value: str, field: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidArgument(field, "must not be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidArgument(field, f"must be at most {MAX_NAME_LENGTH} characters")
+    if _CONTROL.search(text):
+        raise InvalidArgument(field, "must not contain control characters")
+    return text
+
+
+def category_target(request: pb.ScheduleCategoryRequest, allowed: tuple[str, ...]) -> CategoryTarget:
+    """The URL form, or the seed's (site, kind, value) form; never both."""
+    seed_given = bool(request.site or request.kind or request.value)
+    if request.url:
+        if seed_given:
+            raise InvalidArgument("url", "give either url or site/kind/value, not both")
+        return from_url(request.url, allowed)
+    if not seed_given:
+        raise InvalidArgument("url", "must not be empty (or give site, kind and value)")
+    if request.site not in _SITES:
+        raise InvalidArgument("site", f"must be one of NICONICO, YOUTUBE, BILIBILI, got {request.site}")
+    if request.kind not in _KINDS:
+        raise InvalidArgument("kind", f"must be one of TAG, CHANNEL, PLAYLIST, got {request.kind}")
+    return from_seed(_SITES[request.site], _KINDS[request.kind], request.value, allowed)

@@ -1,0 +1,185 @@
+"""The `scheduler` command.
+
+Exit codes: 0 success; 1 the service refused or could not be reached (one line on
+stderr); 2 a bad setting or bad command line (one line naming it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+
+import trio_asyncio
+
+from scheduler import __version__, client, embedded
+from scheduler.client import ClientError
+from scheduler.db.migrate import MigrationError
+from scheduler.settings import Settings, SettingsError, load
+from scheduler.v1 import scheduler_pb2 as pb
+
+log = logging.getLogger("scheduler")
+
+_SITES = {"niconico": pb.NICONICO, "youtube": pb.YOUTUBE, "bilibili": pb.BILIBILI}
+_KINDS = {"tag": pb.TAG, "channel": pb.CHANNEL, "playlist": pb.PLAYLIST}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scheduler", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"scheduler {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="settings file (TOML); also SCHEDULER_SETTINGS_FILE")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the service until SIGINT or SIGTERM")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+    commands.add_parser("migrate", help="apply pending database migrations and exit")
+
+    def client_command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.add_argument("--target", default=client.DEFAULT_TARGET, help="HOST:PORT of the service")
+        sub.add_argument("--json", action="store_true", help="print the response as JSON")
+        return sub
+
+    schedule = client_command("schedule", "subscribe a user to a category")
+    schedule.add_argument("url", nargs="?", default="", help="the category's URL")
+    schedule.add_argument("--user", type=int, required=True)
+    schedule.add_argument("--site", choices=sorted(_SITES), help="instead of a URL: the site...")
+    schedule.add_argument("--kind", choices=sorted(_KINDS), help="...the kind of category...")
+    schedule.add_argument("--value", default="", help="...and its tag, channel or playlist id")
+    schedule.add_argument(
+        "--disable-download-cache",
+        action="store_true",
+        help="download videos again even where a delivery is recorded",
+    )
+
+    categories = client_command("categories", "a user's categories and their counts")
+    categories.add_argument("--user", type=int, required=True)
+
+    events = client_command("events", "what happened, newest first")
+    events.add_argument("--category", type=int, default=0)
+    events.add_argument("--all", action="store_true", help="every category's events")
+    events.add_argument("--limit", type=int, default=0)
+
+    for name, help in (
+        ("unsubscribe", "remove a user's subscription"),
+        ("retry", "put a category's failed videos back to pending"),
+    ):
+        sub = client_command(name, help)
+        sub.add_argument("--user", type=int, required=True)
+        sub.add_argument("--category", type=int, required=True)
+
+    downloads = client_command("downloads", "videos queued, downloading or uploading")
+    downloads.add_argument("--limit", type=int, default=0)
+
+    unapproved = client_command("unapproved", "videos waiting for approval")
+    unapproved.add_argument("--category", type=int, default=0)
+    unapproved.add_argument("--limit", type=int, default=0)
+    for name in ("approve", "reject"):
+        sub = client_command(name, f"{name} a video")
+        sub.add_argument("video", type=int)
+
+    client_command("inference", "list the tag -> content category rules")
+    infer = client_command("infer", "add or change a tag -> content category rule")
+    infer.add_argument("tag")
+    infer.add_argument("category")
+    return parser
+
+
+def _request(args: argparse.Namespace) -> tuple[str, object]:
+    """The RPC and request message a client command stands for."""
+    match args.command:
+        case "schedule":
+            return "ScheduleCategory", pb.ScheduleCategoryRequest(
+                url=args.url,
+                user_id=args.user,
+                disable_download_cache=args.disable_download_cache,
+                site=_SITES.get(args.site or "", pb.SITE_UNSPECIFIED),
+                kind=_KINDS.get(args.kind or "", pb.CATEGORY_KIND_UNSPECIFIED),
+                value=args.value,
+            )
+        case "categories":
+            return "ListCategories", pb.ListCategoriesRequest(user_id=args.user)
+        case "events":
+            return "ListEvents", pb.ListEventsRequest(
+                category_id=args.category, show_all=args.all or not args.category, limit=args.limit
+            )
+        case "unsubscribe":
+            return "Unsubscribe", pb.UnsubscribeRequest(user_id=args.user, category_id=args.category)
+        case "retry":
+            return "RetryFailed", pb.RetryFailedRequest(user_id=args.user, category_id=args.category)
+        case "downloads":
+            return "ListDownloads", pb.ListDownloadsRequest(limit=args.limit)
+        case "unapproved":
+            return "ListUnapprovedVideos", pb.ListUnapprovedVideosRequest(
+                category_id=args.category, limit=args.limit
+            )
+        case "approve":
+            return "ApproveVideo", pb.ApproveVideoRequest(video_id=args.video)
+        case "reject":
+            return "RejectVideo", pb.RejectVideoRequest(video_id=args.video)
+        case "inference":
+            return "ListInferenceCategories", pb.ListInferenceCategoriesRequest()
+        case "infer":
+            return "AddInferenceCategory", pb.AddInferenceCategoryRequest(
+                tag=args.tag, category=args.category
+            )
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in ("serve", "migrate"):
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+        try:
+            settings = load(args.config)
+        except SettingsError as error:
+            print(f"scheduler: {error}", file=sys.stderr)
+            return 2
+        if args.command == "serve":
+            return _serve(_migrating(settings, False) if args.no_migrate else settings)
+        return _migrate(settings)
+    method, request = _request(args)
+    try:
+        response = client.call(args.target, method, request)  # type: ignore[arg-type]
+    except ClientError as error:
+        print(f"scheduler: {error}", file=sys.stderr)
+        return 1
+    print(client.as_json(response) if args.json else client.describe(response))
+    return 0
+
+
+def _migrating(settings: Settings, enabled: bool) -> Settings:
+    return replace(settings, database=replace(settings.database, migrate_on_start=enabled))
+
+
+def _serve(settings: Settings) -> int:
+    from scheduler.service import serve_until_signalled
+
+    return _run_trio(serve_until_signalled, settings, "cannot start")
+
+
+def _migrate(settings: Settings) -> int:
+    from scheduler.service import open_database
+
+    async def migrate_only(settings: Settings) -> None:
+        async with open_database(settings):  # applies the migrations on the way in
+            pass
+
+    return _run_trio(migrate_only, _migrating(settings, True), "cannot migrate")
+
+
+def _run_trio(function: Callable[[Settings], Awaitable[None]], settings: Settings, failure: str) -> int:
+    try:
+        trio_asyncio.run(function, settings)
+    except (embedded.EmbeddedServerError, MigrationError, OSError) as error:
+        log.error("%s: %s", failure, error)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

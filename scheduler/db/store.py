@@ -1,0 +1,257 @@
+"""The data-access layer over an asyncpg pool.
+
+These are asyncio coroutines (asyncpg is an asyncio library). Each method acquires
+a connection, does its work and releases it within itself, so that Trio code can
+call a whole method through trio-asyncio's bridge and a cancellation never strands
+a connection half-used. Every state change is one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from scheduler.categories import CategoryTarget
+from scheduler.errors import NotFound, PermissionDenied
+
+
+def _load_queries() -> dict[str, str]:
+    text = resources.files("scheduler.db").joinpath("queries.sql").read_text("utf-8")
+    queries: dict[str, str] = {}
+    for chunk in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
+        name, _, body = chunk.partition("\n")
+        queries[name.strip()] = body.strip()
+    return queries
+
+
+Q = _load_queries()
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    category_id: int
+    created: bool
+    subscribed: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class CategorySummary:
+    id: int
+    url: str
+    website: str
+    last_synced: datetime | None
+    next_sync_at: datetime
+    backoff_factor: int
+    subscribers: int
+    disable_download_cache: bool
+    total_videos: int
+    archived_videos: int
+    undownloadable_videos: int
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    category_id: int | None
+    category_url: str
+    video_id: int | None
+    video_url: str
+    message: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Download:
+    video_id: int
+    website: str
+    foreign_id: str
+    url: str
+    status: str
+    bytes_done: int
+    bytes_total: int
+    instance: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Video:
+    id: int
+    website: str
+    foreign_id: str
+    url: str
+    title: str
+    status: str
+    approval: str
+
+
+@dataclass(frozen=True)
+class InferenceCategory:
+    id: int
+    tag: str
+    category: str
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_s: float = 30.0
+    ) -> Store:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings={
+                "application_name": "scheduler",
+                "statement_timeout": str(int(statement_timeout_s * 1000)),
+            },
+        )
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+
+    async def schedule_category(
+        self, target: CategoryTarget, user_id: int, disable_download_cache: bool
+    ) -> Scheduled:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                Q["upsert_category"],
+                target.url,
+                target.website,
+                target.kind.value,
+                disable_download_cache,
+            )
+            category_id: int = row["id"]
+            if row["created"]:
+                await conn.execute(Q["add_event"], category_id, None, f"category created: {target.url}")
+            subscribers = await conn.fetchval(Q["subscribe"], user_id, category_id)
+            if subscribers is not None:
+                await conn.execute(Q["add_event"], category_id, None, f"user {user_id} subscribed")
+        return Scheduled(category_id, row["created"], subscribers is not None, target.url)
+
+    async def list_categories(self, user_id: int) -> list[CategorySummary]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["list_categories"], user_id)
+        return [
+            CategorySummary(
+                id=r["id"],
+                url=r["url"],
+                website=r["website"],
+                last_synced=r["last_synced"],
+                next_sync_at=r["next_sync_at"],
+                backoff_factor=r["backoff_factor"],
+                subscribers=r["subscriber_count"],
+                disable_download_cache=r["disable_download_cache"],
+                total_videos=r["total_videos"],
+                archived_videos=r["archived_videos"],
+                undownloadable_videos=r["undownloadable_videos"],
+            )
+            for r in rows
+        ]
+
+    async def list_events(self, category_id: int | None, limit: int) -> list[Event]:
+        async with self._pool.acquire() as conn:
+            if category_id is not None:
+                await self._require_category(conn, category_id)
+            rows = await conn.fetch(Q["list_events"], category_id, limit)
+        return [Event(**dict(r)) for r in rows]
+
+    async def unsubscribe(self, user_id: int, category_id: int) -> int:
+        """Returns how many subscribers the category has left."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            remaining = await conn.fetchval(Q["unsubscribe"], user_id, category_id)
+            if remaining is None:
+                raise NotFound(f"category_id: user {user_id} does not subscribe to category {category_id}")
+            await conn.execute(Q["add_event"], category_id, None, f"user {user_id} unsubscribed")
+        return int(remaining)
+
+    async def retry_failed(self, user_id: int, category_id: int) -> int:
+        """Puts the category's failed videos back to pending; returns how many."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._require_category(conn, category_id)
+            if not await conn.fetchval(Q["is_subscribed"], user_id, category_id):
+                raise PermissionDenied(
+                    f"user_id: user {user_id} does not subscribe to category {category_id}"
+                )
+            retried = await conn.fetch(Q["retry_failed"], category_id)
+            if retried:
+                await conn.execute(
+                    Q["add_event"],
+                    category_id,
+                    None,
+                    f"user {user_id} put {len(retried)} failed videos back to pending",
+                )
+        return len(retried)
+
+    async def list_downloads(self, limit: int) -> list[Download]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["list_downloads"], limit)
+        return [
+            Download(
+                video_id=r["id"],
+                website=r["website"],
+                foreign_id=r["foreign_id"],
+                url=r["url"],
+                status=r["status"],
+                bytes_done=r["bytes_done"],
+                bytes_total=r["bytes_total"],
+                instance=r["lease_owner"],
+                attempts=r["attempts"],
+            )
+            for r in rows
+        ]
+
+    async def list_unapproved_videos(self, category_id: int | None, limit: int) -> list[Video]:
+        async with self._pool.acquire() as conn:
+            if category_id is not None:
+                await self._require_category(conn, category_id)
+            rows = await conn.fetch(Q["list_unapproved_videos"], category_id, limit)
+        return [_video(r) for r in rows]
+
+    async def set_approval(self, video_id: int, approval: str) -> Video:
+        """approval: 'approved' or 'rejected'; records an event on the video's categories."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(Q["set_approval"], video_id, approval)
+            if row is None:
+                raise NotFound(f"video_id: no video {video_id}")
+            await conn.execute(Q["add_video_event"], video_id, f"video {approval}")
+        return _video(row)
+
+    async def list_inference_categories(self) -> list[InferenceCategory]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["list_inference_categories"])
+        return [InferenceCategory(r["id"], r["tag"], r["category"]) for r in rows]
+
+    async def add_inference_category(self, tag: str, category: str) -> tuple[InferenceCategory, bool]:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(Q["add_inference_category"], tag, category)
+        return InferenceCategory(row["id"], row["tag"], row["category"]), bool(row["created"])
+
+    @staticmethod
+    async def _require_category(conn: Any, category_id: int) -> None:
+        if not await conn.fetchval(Q["category_exists"], category_id):
+            raise NotFound(f"category_id: no category {category_id}")
+
+
+def _video(row: Any) -> Video:
+    return Video(
+        id=row["id"],
+        website=row["website"],
+        foreign_id=row["foreign_id"],
+        url=row["url"],
+        title=row["title"],
+        status=row["status"],
+        approval=row["approval"],
+    )

@@ -1,0 +1,312 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Site(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SITE_UNSPECIFIED: _ClassVar[Site]
+    NICONICO: _ClassVar[Site]
+    YOUTUBE: _ClassVar[Site]
+    BILIBILI: _ClassVar[Site]
+
+class CategoryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CATEGORY_KIND_UNSPECIFIED: _ClassVar[CategoryKind]
+    TAG: _ClassVar[CategoryKind]
+    CHANNEL: _ClassVar[CategoryKind]
+    PLAYLIST: _ClassVar[CategoryKind]
+
+class VideoStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VIDEO_STATUS_UNSPECIFIED: _ClassVar[VideoStatus]
+    PENDING: _ClassVar[VideoStatus]
+    QUEUED: _ClassVar[VideoStatus]
+    DOWNLOADING: _ClassVar[VideoStatus]
+    UPLOADING: _ClassVar[VideoStatus]
+    DONE: _ClassVar[VideoStatus]
+    FAILED: _ClassVar[VideoStatus]
+
+class Approval(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPROVAL_UNSPECIFIED: _ClassVar[Approval]
+    UNREVIEWED: _ClassVar[Approval]
+    APPROVED: _ClassVar[Approval]
+    REJECTED: _ClassVar[Approval]
+SITE_UNSPECIFIED: Site
+NICONICO: Site
+YOUTUBE: Site
+BILIBILI: Site
+CATEGORY_KIND_UNSPECIFIED: CategoryKind
+TAG: CategoryKind
+CHANNEL: CategoryKind
+PLAYLIST: CategoryKind
+VIDEO_STATUS_UNSPECIFIED: VideoStatus
+PENDING: VideoStatus
+QUEUED: VideoStatus
+DOWNLOADING: VideoStatus
+UPLOADING: VideoStatus
+DONE: VideoStatus
+FAILED: VideoStatus
+APPROVAL_UNSPECIFIED: Approval
+UNREVIEWED: Approval
+APPROVED: Approval
+REJECTED: Approval
+
+class ScheduleCategoryRequest(_message.Message):
+    __slots__ = ("url", "user_id", "disable_download_cache", "site", "kind", "value")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    user_id: int
+    disable_download_cache: bool
+    site: Site
+    kind: CategoryKind
+    value: str
+    def __init__(self, url: _Optional[str] = ..., user_id: _Optional[int] = ..., disable_download_cache: _Optional[bool] = ..., site: _Optional[_Union[Site, str]] = ..., kind: _Optional[_Union[CategoryKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ScheduleCategoryResponse(_message.Message):
+    __slots__ = ("category_id", "created", "subscribed", "url")
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    category_id: int
+    created: bool
+    subscribed: bool
+    url: str
+    def __init__(self, category_id: _Optional[int] = ..., created: _Optional[bool] = ..., subscribed: _Optional[bool] = ..., url: _Optional[str] = ...) -> None: ...
+
+class ListCategoriesRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class Category(_message.Message):
+    __slots__ = ("id", "url", "website", "archived_videos", "total_videos", "undownloadable_videos", "last_synced", "backoff_factor", "subscribers", "next_sync", "disable_download_cache")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    UNDOWNLOADABLE_VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SYNCED_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SYNC_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    url: str
+    website: str
+    archived_videos: int
+    total_videos: int
+    undownloadable_videos: int
+    last_synced: str
+    backoff_factor: int
+    subscribers: int
+    next_sync: str
+    disable_download_cache: bool
+    def __init__(self, id: _Optional[int] = ..., url: _Optional[str] = ..., website: _Optional[str] = ..., archived_videos: _Optional[int] = ..., total_videos: _Optional[int] = ..., undownloadable_videos: _Optional[int] = ..., last_synced: _Optional[str] = ..., backoff_factor: _Optional[int] = ..., subscribers: _Optional[int] = ..., next_sync: _Optional[str] = ..., disable_download_cache: _Optional[bool] = ...) -> None: ...
+
+class ListCategoriesResponse(_message.Message):
+    __slots__ = ("categories",)
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    categories: _containers.RepeatedCompositeFieldContainer[Category]
+    def __init__(self, categories: _Optional[_Iterable[_Union[Category, _Mapping]]] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("category_id", "show_all", "limit")
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    SHOW_ALL_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    category_id: int
+    show_all: bool
+    limit: int
+    def __init__(self, category_id: _Optional[int] = ..., show_all: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("id", "category_id", "category_url", "video_id", "video_url", "message", "time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_URL_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    VIDEO_URL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    category_id: int
+    category_url: str
+    video_id: int
+    video_url: str
+    message: str
+    time: str
+    def __init__(self, id: _Optional[int] = ..., category_id: _Optional[int] = ..., category_url: _Optional[str] = ..., video_id: _Optional[int] = ..., video_url: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[str] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class UnsubscribeRequest(_message.Message):
+    __slots__ = ("user_id", "category_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    category_id: int
+    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ...) -> None: ...
+
+class UnsubscribeResponse(_message.Message):
+    __slots__ = ("remaining_subscribers",)
+    REMAINING_SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    remaining_subscribers: int
+    def __init__(self, remaining_subscribers: _Optional[int] = ...) -> None: ...
+
+class RetryFailedRequest(_message.Message):
+    __slots__ = ("user_id", "category_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    category_id: int
+    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ...) -> None: ...
+
+class RetryFailedResponse(_message.Message):
+    __slots__ = ("retried",)
+    RETRIED_FIELD_NUMBER: _ClassVar[int]
+    retried: int
+    def __init__(self, retried: _Optional[int] = ...) -> None: ...
+
+class ListDownloadsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class Download(_message.Message):
+    __slots__ = ("video_id", "website", "foreign_id", "url", "status", "bytes_done", "bytes_total", "instance", "attempts")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    website: str
+    foreign_id: str
+    url: str
+    status: VideoStatus
+    bytes_done: int
+    bytes_total: int
+    instance: str
+    attempts: int
+    def __init__(self, video_id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., instance: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
+
+class ListDownloadsResponse(_message.Message):
+    __slots__ = ("downloads",)
+    DOWNLOADS_FIELD_NUMBER: _ClassVar[int]
+    downloads: _containers.RepeatedCompositeFieldContainer[Download]
+    def __init__(self, downloads: _Optional[_Iterable[_Union[Download, _Mapping]]] = ...) -> None: ...
+
+class Video(_message.Message):
+    __slots__ = ("id", "website", "foreign_id", "url", "title", "status", "approval")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    FOREIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    website: str
+    foreign_id: str
+    url: str
+    title: str
+    status: VideoStatus
+    approval: Approval
+    def __init__(self, id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., approval: _Optional[_Union[Approval, str]] = ...) -> None: ...
+
+class ListUnapprovedVideosRequest(_message.Message):
+    __slots__ = ("category_id", "limit")
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    category_id: int
+    limit: int
+    def __init__(self, category_id: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListUnapprovedVideosResponse(_message.Message):
+    __slots__ = ("videos",)
+    VIDEOS_FIELD_NUMBER: _ClassVar[int]
+    videos: _containers.RepeatedCompositeFieldContainer[Video]
+    def __init__(self, videos: _Optional[_Iterable[_Union[Video, _Mapping]]] = ...) -> None: ...
+
+class ApproveVideoRequest(_message.Message):
+    __slots__ = ("video_id",)
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    def __init__(self, video_id: _Optional[int] = ...) -> None: ...
+
+class ApproveVideoResponse(_message.Message):
+    __slots__ = ("video",)
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
+    video: Video
+    def __init__(self, video: _Optional[_Union[Video, _Mapping]] = ...) -> None: ...
+
+class RejectVideoRequest(_message.Message):
+    __slots__ = ("video_id",)
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    def __init__(self, video_id: _Optional[int] = ...) -> None: ...
+
+class RejectVideoResponse(_message.Message):
+    __slots__ = ("video",)
+    VIDEO_FIELD_NUMBER: _ClassVar[int]
+    video: Video
+    def __init__(self, video: _Optional[_Union[Video, _Mapping]] = ...) -> None: ...
+
+class InferenceCategory(_message.Message):
+    __slots__ = ("id", "tag", "category")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    tag: str
+    category: str
+    def __init__(self, id: _Optional[int] = ..., tag: _Optional[str] = ..., category: _Optional[str] = ...) -> None: ...
+
+class ListInferenceCategoriesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListInferenceCategoriesResponse(_message.Message):
+    __slots__ = ("inference_categories",)
+    INFERENCE_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    inference_categories: _containers.RepeatedCompositeFieldContainer[InferenceCategory]
+    def __init__(self, inference_categories: _Optional[_Iterable[_Union[InferenceCategory, _Mapping]]] = ...) -> None: ...
+
+class AddInferenceCategoryRequest(_message.Message):
+    __slots__ = ("tag", "category")
+    TAG_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    tag: str
+    category: str
+    def __init__(self, tag: _Optional[str] = ..., category: _Optional[str] = ...) -> None: ...
+
+class AddInferenceCategoryResponse(_message.Message):
+    __slots__ = ("inference_category", "created")
+    INFERENCE_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    inference_category: InferenceCategory
+    created: bool
+    def __init__(self, inference_category: _Optional[_Union[InferenceCategory, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,68 @@
+"""Helpers shared by the tests: URLs, free ports, `scheduler` subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import trio
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The same server's URL with another database name."""
+    parts = urlsplit(server_url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scheduler_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "scheduler", *args]
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment without any SCHEDULER_* variable, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update(overrides)
+    return env
+
+
+@asynccontextmanager
+async def scheduler_process(env: Mapping[str, str], log: Path, *args: str) -> AsyncIterator[trio.Process]:
+    """`scheduler <args>` as a child process, its output in `log`; killed if the test leaves it running."""
+    with log.open("wb") as output:
+        process = await trio.lowlevel.open_process(
+            scheduler_command(*args), env=dict(env), stdout=output, stderr=output, cwd=REPO
+        )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
+
+
+async def wait_until_listening(port: int, process: trio.Process, log: Path) -> None:
+    """Polls the port until it accepts a connection (ready means the port listens)."""
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"scheduler exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+        except OSError:
+            await trio.sleep(0.05)
+        else:
+            await stream.aclose()
+            return

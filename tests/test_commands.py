@@ -1,0 +1,161 @@
+"""`scheduler` as a user runs it: serve, migrate and the client commands, as processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+import trio
+
+from tests.conftest import ALLOWED_SITES
+from tests.support import (
+    clean_environment,
+    free_port,
+    scheduler_command,
+    scheduler_process,
+    wait_until_listening,
+)
+
+
+def service_environment(database_url: str, redis_url: str, port: int, data_dir: Path) -> dict[str, str]:
+    return clean_environment(
+        SCHEDULER_DATABASE__URL=database_url,
+        SCHEDULER_REDIS__URLS=json.dumps([redis_url]),
+        SCHEDULER_GRPC__HOST="127.0.0.1",
+        SCHEDULER_GRPC__PORT=str(port),
+        SCHEDULER_SITES__ALLOWED=json.dumps(ALLOWED_SITES),
+        SCHEDULER_DATA_DIR=str(data_dir),
+    )
+
+
+async def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return await trio.run_process(
+        scheduler_command(*args),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+        env=clean_environment(),
+    )
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_answers_the_client_commands_and_stops_cleanly(
+    database_url: str, redis_url: str, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = free_port()
+    env = service_environment(database_url, redis_url, port, tmp_path)
+    log = tmp_path / "serve.log"
+    async with scheduler_process(env, log, "serve") as serve:
+        with trio.fail_after(60):
+            await wait_until_listening(port, serve, log)
+        target = f"127.0.0.1:{port}"
+
+        scheduled = await cli("schedule", "http://127.0.0.1/feed.xml", "--user", "4", "--target", target)
+        listed = await cli("categories", "--user", "4", "--target", target, "--json")
+        events = await cli("events", "--target", target)
+        refused = await cli("schedule", "file:///etc/passwd", "--user", "4", "--target", target)
+
+        serve.send_signal(stop_signal)
+        with trio.fail_after(15):
+            assert await serve.wait() == 0, log.read_text()
+
+    assert scheduled.returncode == 0
+    assert scheduled.stdout.decode().startswith("created category 1 (http://127.0.0.1/feed.xml)")
+    assert json.loads(listed.stdout)["categories"][0]["url"] == "http://127.0.0.1/feed.xml"
+    assert "user 4 subscribed" in events.stdout.decode()
+    assert refused.returncode == 1
+    assert refused.stderr.decode().splitlines() == [
+        "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"
+    ]
+
+
+async def test_a_client_command_without_a_service_says_so_in_one_line() -> None:
+    result = await cli("downloads", "--target", f"127.0.0.1:{free_port()}")
+
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("scheduler: cannot reach the scheduler at 127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "SCHEDULER_GRPC__PORT",
+            "abc",
+            "SCHEDULER_GRPC__PORT: must be an integer from 0 to 65535, got 'abc'",
+        ),
+        ("SCHEDULER_GRPC__PROT", "7000", "SCHEDULER_GRPC__PROT: unknown setting"),
+        ("SCHEDULER_REDIS__URLS", '["http://x"]', "SCHEDULER_REDIS__URLS: every URL must start with"),
+        ("SCHEDULER_DATABASE__URL", "mysql://db", "SCHEDULER_DATABASE__URL: must be a postgresql:// URL"),
+        ("SCHEDULER_SETTINGS_FILE", "/nonexistent.toml", "SCHEDULER_SETTINGS_FILE: no such file"),
+    ],
+    ids=["port", "unknown", "redis", "database", "file"],
+)
+async def test_a_bad_setting_stops_serve_with_one_line_and_exit_code_2(
+    variable: str, value: str, message: str
+) -> None:
+    result = await trio.run_process(
+        scheduler_command("serve"),
+        env=clean_environment(**{variable: value}),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"scheduler: {message}"), line
+
+
+async def test_migrate_applies_the_schema(empty_database_url: str, redis_url: str, tmp_path: Path) -> None:
+    env = service_environment(empty_database_url, redis_url, 0, tmp_path)
+
+    first = await trio.run_process(scheduler_command("migrate"), env=env, capture_stderr=True, check=False)
+    second = await trio.run_process(scheduler_command("migrate"), env=env, capture_stderr=True, check=False)
+
+    assert (first.returncode, second.returncode) == (0, 0)
+    assert "applied migration 0001_initial" in first.stderr.decode()
+    assert "applied migration" not in second.stderr.decode()
+
+
+async def test_serve_with_nothing_configured_runs_embedded_servers_and_leaves_none(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = clean_environment(
+        SCHEDULER_DATA_DIR=str(data_dir), SCHEDULER_GRPC__PORT=str(port), SCHEDULER_GRPC__HOST="127.0.0.1"
+    )
+    log = tmp_path / "serve.log"
+    async with scheduler_process(env, log, "serve") as serve:
+        with trio.fail_after(120):
+            await wait_until_listening(port, serve, log)
+        scheduled = await cli(
+            "schedule",
+            "--site",
+            "niconico",
+            "--kind",
+            "tag",
+            "--value",
+            "YTPMV",
+            "--user",
+            "1",
+            "--target",
+            f"127.0.0.1:{port}",
+        )
+        servers = [
+            p
+            for p in psutil.process_iter(["cmdline", "name"])
+            if str(data_dir) in " ".join(p.info["cmdline"] or [])
+        ]
+
+        serve.send_signal(signal.SIGTERM)
+        with trio.fail_after(60):
+            assert await serve.wait() == 0, log.read_text()
+
+    assert scheduled.stdout.decode().startswith("created category 1 (https://www.nicovideo.jp/tag/YTPMV)")
+    assert {p.info["name"] for p in servers} >= {"postgres", "redis-server"}
+    assert not [p for p in servers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

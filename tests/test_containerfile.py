@@ -1,0 +1,49 @@
+"""No engine runs containers here, so check what can be checked: the Containerfile
+agrees with the package (console script, settings defaults) and runs as non-root."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+
+from scheduler.settings import defaults
+from tests.support import REPO
+
+CONTAINERFILE = (REPO / "Containerfile").read_text()
+
+
+def instructions(name: str) -> list[str]:
+    joined = CONTAINERFILE.replace("\\\n", " ")
+    return [m[1].strip() for m in re.finditer(rf"^{name}\s+(.*)$", joined, flags=re.MULTILINE)]
+
+
+def test_it_builds_in_one_stage_and_runs_from_a_slim_second() -> None:
+    stages = instructions("FROM")
+    assert len(stages) == 2
+    assert stages[0].endswith(" AS build")
+    assert "--from=build" in CONTAINERFILE
+
+
+def test_the_entrypoint_is_the_console_script_serving_by_default() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    [entrypoint] = instructions("ENTRYPOINT")
+    [command] = instructions("CMD")
+
+    assert json.loads(entrypoint) == ["scheduler"]
+    assert "scheduler" in scripts
+    assert json.loads(command) == ["serve"]
+
+
+def test_it_exposes_the_default_grpc_port_and_runs_as_a_user() -> None:
+    assert instructions("EXPOSE") == [str(defaults()["grpc"]["port"])]
+    [user] = instructions("USER")
+    assert user not in ("root", "0")
+
+
+def test_the_data_directory_is_a_volume_the_user_owns() -> None:
+    [env] = instructions("ENV")
+    data_dir = re.search(r"SCHEDULER_DATA_DIR=(\S+)", env)
+    assert data_dir
+    assert json.loads(instructions("VOLUME")[0]) == [data_dir[1]]
+    assert f"install -d -o scheduler -g scheduler {data_dir[1]}" in CONTAINERFILE.replace("\\\n", " ")
