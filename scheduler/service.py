@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import trio
 import trio_asyncio
@@ -26,7 +27,10 @@ from scheduler import embedded
 from scheduler.api.server import serve_api
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
+from scheduler.pipeline.pipeline import Pipeline
+from scheduler.redlock import Redlock
 from scheduler.settings import Settings
+from scheduler.video_service.open import open_video_service
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +38,68 @@ log = logging.getLogger(__name__)
 CLOSE_TIMEOUT_S = 5.0
 
 
-async def run(settings: Settings, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-    """Runs the service until cancelled; reports the gRPC port once it listens."""
-    async with (
-        open_database(settings) as dsn,
-        open_redis(settings),
-        open_store(dsn, settings) as store,
-        trio.open_nursery() as nursery,
-    ):
-        port = await nursery.start(serve_api, store, settings)
-        log.info("serving gRPC on %s:%d", settings.grpc.host, port)
-        task_status.started(port)
+@dataclass(frozen=True)
+class Running:
+    """What `run` reports once it is ready."""
+
+    port: int
+    stop: Callable[[], None]  # graceful: stop claiming, let downloads finish within the grace
+    stopped: trio.Event  # set once `run` has given everything back
+
+
+async def run(
+    settings: Settings, *, task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Runs the service until stopped or cancelled; reports `Running` once the port listens
+    and the workers wait."""
+    stopped = trio.Event()
+    try:
+        async with (
+            open_database(settings) as dsn,
+            open_redis(settings) as redis_urls,
+            open_store(dsn, settings) as store,
+            Redlock.open(redis_urls, settings.lock.ttl_s) as redlock,
+            open_video_service(settings.video_service) as video_service,
+            trio.open_nursery() as nursery,
+        ):
+            port = await nursery.start(serve_api, store, settings)
+            log.info("serving gRPC on %s:%d", settings.grpc.host, port)
+            pipeline = Pipeline(settings, store, dsn, redlock, video_service)
+            await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
+            task_status.started(Running(port, lambda: pipeline.drain(settings.shutdown.grace_s), stopped))
+    finally:
+        stopped.set()
+
+
+async def _run_then_cancel(
+    pipeline: Pipeline, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
+) -> None:
+    """The pipeline; once it has drained (a graceful stop), the API stops too."""
+    await pipeline.run(task_status=task_status)
+    scope.cancel()
 
 
 async def serve_until_signalled(settings: Settings) -> None:
-    """`run`, stopped by the first SIGINT or SIGTERM; returns normally (exit code 0)."""
+    """`run` until SIGINT or SIGTERM: the first one stops gracefully, a second at once."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            await nursery.start(run, settings)
-            async for signum in signals:
-                log.info("received %s, stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
+            running: Running = await nursery.start(run, settings)
+            nursery.start_soon(_stop_on_signals, signals, running, nursery.cancel_scope)
+            await running.stopped.wait()
+            nursery.cancel_scope.cancel()
+
+
+async def _stop_on_signals(signals: AsyncIterator[int], running: Running, scope: trio.CancelScope) -> None:
+    first = True
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if first:
+            log.info("received %s: stopping gracefully (again to stop at once)", name)
+            running.stop()
+            first = False
+        else:
+            log.info("received %s again: stopping now", name)
+            scope.cancel()
 
 
 @asynccontextmanager

@@ -64,6 +64,56 @@ class ApprovalSettings:
 
 
 @dataclass(frozen=True)
+class SyncSettings:
+    workers: int
+    min_backoff_s: float
+    max_backoff_factor: int
+    partial_entries: int  # 0: always a full listing
+    full_every: int
+    retry_s: float
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    pollers: int
+    poll_interval_s: float
+    lease_s: float
+
+
+@dataclass(frozen=True)
+class DownloaderSettings:
+    workers: int
+    attempts: int
+    timeout_s: float
+    max_filesize: int  # bytes; 0: no limit
+    proxy: str
+    accept_language: str
+    format_sort: tuple[str, ...]
+    socket_timeout_s: float
+    retry_base_s: float
+    retry_max_s: float
+
+
+@dataclass(frozen=True)
+class VideoServiceSettings:
+    kind: str  # directory | horahora | http
+    directory: Path
+    address: str
+    url: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    ttl_s: float
+
+
+@dataclass(frozen=True)
+class ShutdownSettings:
+    grace_s: float
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database: DatabaseSettings
@@ -71,6 +121,12 @@ class Settings:
     grpc: GrpcSettings
     sites: SitesSettings
     approval: ApprovalSettings
+    sync: SyncSettings
+    schedule: ScheduleSettings
+    downloader: DownloaderSettings
+    video_service: VideoServiceSettings
+    lock: LockSettings
+    shutdown: ShutdownSettings
 
 
 def defaults() -> dict[str, Any]:
@@ -142,8 +198,9 @@ def parse(raw: Mapping[str, Any]) -> Settings:
     """Validates a merged settings mapping (lower-case keys) into `Settings`."""
     _reject_unknown(raw, defaults(), ())
     section = _Reader(raw)
+    data_dir = Path(section.string(("data_dir",), allow_empty=False))
     settings = Settings(
-        data_dir=Path(section.string(("data_dir",), allow_empty=False)),
+        data_dir=data_dir,
         database=DatabaseSettings(
             url=section.postgres_url(("database", "url")),
             migrate_on_start=section.boolean(("database", "migrate_on_start")),
@@ -158,6 +215,34 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         ),
         sites=SitesSettings(allowed=section.host_patterns(("sites", "allowed"))),
         approval=ApprovalSettings(required=section.boolean(("approval", "required"))),
+        sync=SyncSettings(
+            workers=section.integer(("sync", "workers"), 0, 100),
+            min_backoff_s=section.number(("sync", "min_backoff_s"), 0.001),
+            max_backoff_factor=section.integer(("sync", "max_backoff_factor"), 1, 1_000_000),
+            partial_entries=section.integer(("sync", "partial_entries"), 0, 1_000_000),
+            full_every=section.integer(("sync", "full_every"), 1, 1_000_000),
+            retry_s=section.number(("sync", "retry_s"), 0.001),
+        ),
+        schedule=ScheduleSettings(
+            pollers=section.integer(("schedule", "pollers"), 0, 100),
+            poll_interval_s=section.number(("schedule", "poll_interval_s"), 0.001),
+            lease_s=section.number(("schedule", "lease_s"), 1.0),
+        ),
+        downloader=DownloaderSettings(
+            workers=section.integer(("downloader", "workers"), 0, 1000),
+            attempts=section.integer(("downloader", "attempts"), 1, 1000),
+            timeout_s=section.number(("downloader", "timeout_s"), 0.001),
+            max_filesize=section.integer(("downloader", "max_filesize"), 0, 2**62),
+            proxy=section.proxy_url(("downloader", "proxy")),
+            accept_language=section.string(("downloader", "accept_language")),
+            format_sort=section.strings(("downloader", "format_sort")),
+            socket_timeout_s=section.number(("downloader", "socket_timeout_s"), 0.001),
+            retry_base_s=section.number(("downloader", "retry_base_s"), 0.0),
+            retry_max_s=section.number(("downloader", "retry_max_s"), 0.0),
+        ),
+        video_service=section.video_service(data_dir),
+        lock=LockSettings(ttl_s=section.number(("lock", "ttl_s"), 1.0)),
+        shutdown=ShutdownSettings(grace_s=section.number(("shutdown", "grace_s"), 0.0)),
     )
     database = settings.database
     if database.pool_min_size > database.pool_max_size:
@@ -226,6 +311,50 @@ class _Reader:
             raise self._fail(path, f"must be a number of at least {low:g}", value)
         return float(value)
 
+    def strings(self, path: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(path)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self._fail(path, "must be a list of non-empty strings", value)
+        return tuple(value)
+
+    def proxy_url(self, path: tuple[str, ...]) -> str:
+        value = self.string(path)
+        if value and urlsplit(value).scheme not in (
+            "http",
+            "https",
+            "socks4",
+            "socks4a",
+            "socks5",
+            "socks5h",
+        ):
+            raise self._fail(path, 'must be an http://, https:// or socks5:// URL, or ""', value)
+        return value
+
+    def video_service(self, data_dir: Path) -> VideoServiceSettings:
+        kind = self.string(("video_service", "kind"))
+        if kind not in VIDEO_SERVICE_KINDS:
+            raise self._fail(
+                ("video_service", "kind"), f"must be one of {', '.join(VIDEO_SERVICE_KINDS)}", kind
+            )
+        directory = self.string(("video_service", "directory"))
+        address = self.string(("video_service", "address"))
+        url = self.string(("video_service", "url"))
+        if kind == "horahora" and not _is_host_port(address):
+            raise self._fail(
+                ("video_service", "address"), "must be host:port for the horahora Video Service", address
+            )
+        if kind == "http" and urlsplit(url).scheme not in ("http", "https"):
+            raise self._fail(
+                ("video_service", "url"), "must be an http(s) URL for the http Video Service", url
+            )
+        return VideoServiceSettings(
+            kind=kind,
+            directory=Path(directory) if directory else data_dir / "media",
+            address=address,
+            url=url,
+            timeout_s=self.number(("video_service", "timeout_s"), 0.001),
+        )
+
     def postgres_url(self, path: tuple[str, ...]) -> str:
         value = self.string(path)
         if value and urlsplit(value).scheme not in ("postgres", "postgresql"):
@@ -256,6 +385,14 @@ class _Reader:
                 raise self._fail(path, 'every entry must be a host name, an IP address or "*.domain"', entry)
             patterns.append(pattern)
         return tuple(patterns)
+
+
+VIDEO_SERVICE_KINDS = ("directory", "horahora", "http")
+
+
+def _is_host_port(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
 
 
 def _canonical_host_pattern(entry: str) -> str | None:

@@ -115,16 +115,32 @@ def empty_database_url(postgres_url: str) -> Iterator[str]:
         _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def service_settings(
+    database_url: str, redis_url: str, data_dir: Path, **sections: dict[str, Any]
+) -> Settings:
+    """Settings for a service under test: the test's database, port 0, 127.0.0.1 allowed."""
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "database": {"url": database_url, "pool_max_size": 4},
+        "redis": {"urls": [redis_url]},
+        "grpc": {"host": "127.0.0.1", "port": 0},
+        "sites": {"allowed": ALLOWED_SITES},
+    }
+    for name, values in sections.items():
+        overrides[name] = overrides.get(name, {}) | values
+    return from_overrides(overrides)
+
+
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
-    return from_overrides(
-        {
-            "data_dir": str(tmp_path / "data"),
-            "database": {"url": database_url, "pool_max_size": 4},
-            "redis": {"urls": [redis_url]},
-            "grpc": {"host": "127.0.0.1", "port": 0},
-            "sites": {"allowed": ALLOWED_SITES},
-        }
+    """An API-only service: no syncers, pollers or downloaders touch the test's rows."""
+    return service_settings(
+        database_url,
+        redis_url,
+        tmp_path / "data",
+        sync={"workers": 0},
+        schedule={"pollers": 0},
+        downloader={"workers": 0},
     )
 
 
@@ -147,10 +163,10 @@ class Api:
 @pytest.fixture
 async def api(settings: Settings, nursery: trio.Nursery) -> AsyncIterator[Api]:
     """The whole service (`run`), started in the test's nursery, and a client of it."""
-    port = await nursery.start(run, settings)
-    channel = Channel("127.0.0.1", port)
+    running = await nursery.start(run, settings)
+    channel = Channel("127.0.0.1", running.port)
     try:
-        yield Api(SchedulerStub(channel), port)
+        yield Api(SchedulerStub(channel), running.port)
     finally:
         channel.close()
 

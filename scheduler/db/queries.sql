@@ -108,3 +108,159 @@ SELECT id, tag, category FROM inference_categories ORDER BY lower(tag);
 INSERT INTO inference_categories (tag, category) VALUES ($1, $2)
 ON CONFLICT (lower(tag)) DO UPDATE SET category = EXCLUDED.category
 RETURNING id, tag, category, (xmax = 0) AS created;
+
+-- name: claim_category
+-- A syncer takes one subscribed category that is due (or whose syncer died), with a lease.
+WITH due AS MATERIALIZED (
+    SELECT id FROM categories
+    WHERE subscriber_count > 0
+      AND ((lease_owner IS NULL AND next_sync_at <= now()) OR lease_expires_at < now())
+    ORDER BY next_sync_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE categories c
+SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
+FROM due WHERE c.id = due.id
+RETURNING c.id, c.url, c.website, c.backoff_factor, c.sync_count, c.disable_download_cache;
+
+-- name: store_listed_videos
+-- Inserts the listed videos not known yet (website + foreign id is one video, whichever
+-- categories list it) and returns the ids of every listed one, in the order given.
+WITH listed AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+        WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
+), inserted AS (
+    INSERT INTO videos (website, foreign_id, url, title, listed)
+    SELECT website, foreign_id, url, title, meta FROM listed ORDER BY n
+    ON CONFLICT (website, foreign_id) DO NOTHING
+    RETURNING id, website, foreign_id
+)
+SELECT coalesce(i.id, v.id) AS id
+FROM listed l
+LEFT JOIN inserted i USING (website, foreign_id)
+LEFT JOIN videos v ON v.website = l.website AND v.foreign_id = l.foreign_id
+ORDER BY l.n;
+
+-- name: add_category_videos
+-- Appends the category's new videos after its newest, in the order given (oldest first);
+-- returns how many were new to the category.
+WITH given AS (
+    SELECT video_id, n FROM unnest($2::bigint[]) WITH ORDINALITY AS g(video_id, n)
+), new AS (
+    SELECT g.video_id, row_number() OVER (ORDER BY g.n) AS rank
+    FROM given g
+    WHERE NOT EXISTS (
+        SELECT FROM category_videos cv WHERE cv.category_id = $1 AND cv.video_id = g.video_id
+    )
+), inserted AS (
+    INSERT INTO category_videos (category_id, video_id, position)
+    SELECT $1, video_id,
+           rank + coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1)
+    FROM new
+    ON CONFLICT DO NOTHING
+    RETURNING video_id
+)
+SELECT count(*) FROM inserted;
+
+-- name: recheck_delivered
+-- The seed's disabled download cache: delivered videos of the listing go back to pending,
+-- so that a downloader asks the Video Service again instead of trusting the record.
+UPDATE videos SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+WHERE id = ANY($1::bigint[]) AND status = 'done';
+
+-- name: finish_sync
+-- Found something new: backoff back to 1; nothing: doubled, up to the maximum.
+UPDATE categories
+SET last_synced = now(),
+    sync_count = sync_count + 1,
+    backoff_factor = CASE WHEN $3 THEN 1 ELSE least(backoff_factor * 2, $4) END,
+    next_sync_at = now() + make_interval(
+        secs => $5 * CASE WHEN $3 THEN 1 ELSE least(backoff_factor * 2, $4) END),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_owner = $2
+RETURNING backoff_factor, next_sync_at;
+
+-- name: fail_sync
+UPDATE categories
+SET next_sync_at = now() + make_interval(secs => $3), lease_owner = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
+
+-- name: claim_videos
+-- Due videos, with a lease: pending ones whose next attempt has come, and in-flight
+-- ones whose lease expired (their instance died). More subscribers first; within a
+-- category, oldest first. One statement; SKIP LOCKED so claimers never queue.
+WITH due AS MATERIALIZED (
+    SELECT v.id, p.category_id
+    FROM videos v
+    CROSS JOIN LATERAL (
+        SELECT cv.category_id, c.subscriber_count, cv.position
+        FROM category_videos cv JOIN categories c ON c.id = cv.category_id
+        WHERE cv.video_id = v.id
+        ORDER BY c.subscriber_count DESC, cv.position
+        LIMIT 1
+    ) p
+    WHERE ((v.status = 'pending' AND v.next_attempt_at <= now())
+           OR (v.status IN ('queued', 'downloading', 'uploading') AND v.lease_expires_at < now()))
+      AND v.approval <> 'rejected'
+      AND (NOT $4 OR v.approval = 'approved')
+      AND p.subscriber_count > 0
+    ORDER BY p.subscriber_count DESC, p.position, v.id
+    LIMIT $3
+    FOR UPDATE OF v SKIP LOCKED
+)
+UPDATE videos v
+SET status = 'queued', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
+    bytes_done = 0, bytes_total = 0, updated_at = now()
+FROM due
+WHERE v.id = due.id
+RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts, due.category_id,
+          (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
+           JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache;
+
+-- name: renew_leases
+-- The heartbeat: one statement renews every lease this instance holds; an id missing
+-- from the result was lost (expired and claimed by another instance).
+UPDATE videos SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = ANY($1::bigint[]) AND lease_owner = $2
+RETURNING id;
+
+-- name: set_progress
+UPDATE videos
+SET status = $3::video_status, bytes_done = $4, bytes_total = $5, updated_at = now()
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
+
+-- name: finish_video
+UPDATE videos
+SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
+
+-- name: record_delivery
+INSERT INTO previous_downloads (video_id, category_id, video_service_id) VALUES ($1, $2, $3)
+ON CONFLICT (video_id) DO UPDATE
+    SET category_id = EXCLUDED.category_id, video_service_id = EXCLUDED.video_service_id,
+        downloaded_at = now();
+
+-- name: fail_attempt
+-- One more failed attempt: back to pending after a delay, or failed after the last one.
+UPDATE videos
+SET attempts = attempts + 1,
+    status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END::video_status,
+    next_attempt_at = now() + make_interval(secs => $5),
+    last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE id = $1 AND lease_owner = $2
+RETURNING status::text, attempts;
+
+-- name: release_video
+-- Back to pending without counting an attempt (the lock was held elsewhere, a shutdown).
+UPDATE videos
+SET status = 'pending', next_attempt_at = now() + make_interval(secs => $3),
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
+
+-- name: notify_work
+SELECT pg_notify('scheduler_work', '');

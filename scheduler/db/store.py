@@ -8,6 +8,7 @@ a connection half-used. Every state change is one transaction.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,6 +123,9 @@ class Store:
     def terminate(self) -> None:
         self._pool.terminate()
 
+    def pipeline(self, owner: str) -> Pipeline:
+        return Pipeline(self._pool, owner)
+
     async def schedule_category(
         self, target: CategoryTarget, user_id: int, disable_download_cache: bool
     ) -> Scheduled:
@@ -139,6 +143,7 @@ class Store:
             subscribers = await conn.fetchval(Q["subscribe"], user_id, category_id)
             if subscribers is not None:
                 await conn.execute(Q["add_event"], category_id, None, f"user {user_id} subscribed")
+                await conn.execute(Q["notify_work"])  # a syncer lists a new category at once
         return Scheduled(category_id, row["created"], subscribers is not None, target.url)
 
     async def list_categories(self, user_id: int) -> list[CategorySummary]:
@@ -193,6 +198,7 @@ class Store:
                     None,
                     f"user {user_id} put {len(retried)} failed videos back to pending",
                 )
+                await conn.execute(Q["notify_work"])
         return len(retried)
 
     async def list_downloads(self, limit: int) -> list[Download]:
@@ -227,6 +233,8 @@ class Store:
             if row is None:
                 raise NotFound(f"video_id: no video {video_id}")
             await conn.execute(Q["add_video_event"], video_id, f"video {approval}")
+            if approval == "approved":
+                await conn.execute(Q["notify_work"])
         return _video(row)
 
     async def list_inference_categories(self) -> list[InferenceCategory]:
@@ -255,3 +263,179 @@ def _video(row: Any) -> Video:
         status=row["status"],
         approval=row["approval"],
     )
+
+
+# The pipeline's side: claims, leases and the transactions that finish work.
+
+
+@dataclass(frozen=True)
+class ClaimedCategory:
+    id: int
+    url: str
+    website: str
+    backoff_factor: int
+    sync_count: int
+    disable_download_cache: bool
+
+
+@dataclass(frozen=True)
+class ListedVideo:
+    website: str
+    foreign_id: str
+    url: str
+    title: str
+    listed: dict[str, str]  # the entry's own title, description, uploader, thumbnail
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    listed: int
+    new_to_category: int
+    backoff_factor: int
+    next_sync_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedVideo:
+    id: int
+    website: str
+    foreign_id: str
+    url: str
+    title: str
+    listed: dict[str, str]
+    attempts: int
+    category_id: int  # the category the delivery is recorded under
+    disable_download_cache: bool
+
+
+class Pipeline:
+    """The statements the workers run. `owner` is the instance's id: every change to
+    leased work is accepted only from the owner of the lease."""
+
+    def __init__(self, pool: asyncpg.Pool, owner: str) -> None:
+        self._pool = pool
+        self.owner = owner
+
+    async def claim_category(self, lease_s: float) -> ClaimedCategory | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(Q["claim_category"], self.owner, lease_s)
+        return ClaimedCategory(**dict(row)) if row else None
+
+    async def finish_sync(
+        self,
+        category: ClaimedCategory,
+        videos: list[ListedVideo],
+        *,
+        min_backoff_s: float,
+        max_backoff_factor: int,
+    ) -> SyncOutcome | None:
+        """Stores the listing (oldest first) in one transaction; None if the lease was lost."""
+        try:
+            return await self._finish_sync(category, videos, min_backoff_s, max_backoff_factor)
+        except _LeaseLost:
+            return None
+
+    async def _finish_sync(
+        self,
+        category: ClaimedCategory,
+        videos: list[ListedVideo],
+        min_backoff_s: float,
+        max_backoff_factor: int,
+    ) -> SyncOutcome:
+        async with self._pool.acquire() as conn, conn.transaction():
+            ids = await conn.fetch(
+                Q["store_listed_videos"],
+                [v.website for v in videos],
+                [v.foreign_id for v in videos],
+                [v.url for v in videos],
+                [v.title for v in videos],
+                [json.dumps(v.listed) for v in videos],
+            )
+            video_ids = [r["id"] for r in ids]
+            new = await conn.fetchval(Q["add_category_videos"], category.id, video_ids)
+            if category.disable_download_cache:
+                await conn.execute(Q["recheck_delivered"], video_ids)
+            row = await conn.fetchrow(
+                Q["finish_sync"], category.id, self.owner, new > 0, max_backoff_factor, min_backoff_s
+            )
+            if row is None:
+                raise _LeaseLost  # rolls the listing back: the category's new owner syncs it
+            message = f"synced: {len(videos)} listed, {new} new"
+            await conn.execute(Q["add_event"], category.id, None, message)
+            if new or category.disable_download_cache:
+                await conn.execute(Q["notify_work"])
+        return SyncOutcome(len(videos), new, row["backoff_factor"], row["next_sync_at"])
+
+    async def fail_sync(self, category: ClaimedCategory, error: str, retry_s: float) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(Q["fail_sync"], category.id, self.owner, retry_s) is not None:
+                await conn.execute(Q["add_event"], category.id, None, f"listing failed: {error}")
+
+    async def claim_videos(self, limit: int, lease_s: float, approval_required: bool) -> list[ClaimedVideo]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["claim_videos"], self.owner, lease_s, limit, approval_required)
+        return [
+            ClaimedVideo(
+                id=r["id"],
+                website=r["website"],
+                foreign_id=r["foreign_id"],
+                url=r["url"],
+                title=r["title"],
+                listed=json.loads(r["listed"]),
+                attempts=r["attempts"],
+                category_id=r["category_id"],
+                disable_download_cache=bool(r["disable_download_cache"]),
+            )
+            for r in rows
+        ]
+
+    async def renew_leases(self, video_ids: list[int], lease_s: float) -> set[int]:
+        """Renews this instance's leases; returns the ids it still owns."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["renew_leases"], video_ids, self.owner, lease_s)
+        return {r["id"] for r in rows}
+
+    async def set_progress(self, video_id: int, status: str, bytes_done: int, bytes_total: int) -> bool:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchval(
+                Q["set_progress"], video_id, self.owner, status, bytes_done, bytes_total
+            )
+        return row is not None
+
+    async def finish_video(self, video: ClaimedVideo, video_service_id: str, message: str) -> bool:
+        """Done, recorded and told, in one transaction; False if the lease was lost."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(Q["finish_video"], video.id, self.owner) is None:
+                return False
+            await conn.execute(Q["record_delivery"], video.id, video.category_id, video_service_id)
+            await conn.execute(Q["add_video_event"], video.id, message)
+        return True
+
+    async def fail_attempt(
+        self, video: ClaimedVideo, error: str, attempts: int, retry_in_s: float
+    ) -> str | None:
+        """Counts a failed attempt; returns the new status, or None if the lease was lost."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(Q["fail_attempt"], video.id, self.owner, error, attempts, retry_in_s)
+            if row is None:
+                return None
+            if row["status"] == "failed":
+                message = f"failed after {row['attempts']} attempts: {error}"
+            else:
+                message = f"attempt {row['attempts']} failed, retrying in {retry_in_s:.0f}s: {error}"
+            await conn.execute(Q["add_video_event"], video.id, message)
+        return str(row["status"])
+
+    async def release_video(self, video: ClaimedVideo, reason: str, retry_in_s: float) -> bool:
+        """Back to pending without counting an attempt; False if the lease was lost."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(Q["release_video"], video.id, self.owner, retry_in_s) is None:
+                return False
+            await conn.execute(Q["add_video_event"], video.id, reason)
+            if retry_in_s <= 0:
+                await conn.execute(Q["notify_work"])
+        return True
+
+
+class _LeaseLost(Exception):
+    pass

@@ -1,0 +1,1 @@
+"""The pipeline: syncers list categories, pollers claim videos, downloaders deliver them."""

@@ -1,0 +1,54 @@
+"""The videos this instance works on, each with the cancel scope that stops its work.
+
+Claimed videos are registered by the poller that claims them and removed by the
+downloader that finishes them, so the heartbeat renews every lease this instance
+holds, and CancelDownload, a lost lease or a lost lock can stop exactly one video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import trio
+
+from scheduler.db.store import ClaimedVideo
+from scheduler.pipeline.ytdlp import Progress
+from scheduler.redlock import Lock
+
+
+@dataclass
+class Job:
+    video: ClaimedVideo
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    progress: Progress = field(default_factory=Progress)
+    status: str = "queued"
+    lock: Lock | None = None
+    # Why `scope` was cancelled: the downloader acts on it (None: not cancelled by us).
+    cancel_reason: str | None = None
+    cancel_to_failed: bool = False
+
+    def cancel(self, reason: str, *, to_failed: bool = False) -> None:
+        if self.cancel_reason is None:
+            self.cancel_reason, self.cancel_to_failed = reason, to_failed
+        self.scope.cancel()
+
+
+class InFlight:
+    def __init__(self) -> None:
+        self._jobs: dict[int, Job] = {}
+
+    def add(self, video: ClaimedVideo) -> Job:
+        job = self._jobs[video.id] = Job(video)
+        return job
+
+    def remove(self, job: Job) -> None:
+        self._jobs.pop(job.video.id, None)
+
+    def get(self, video_id: int) -> Job | None:
+        return self._jobs.get(video_id)
+
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
+    def __len__(self) -> int:
+        return len(self._jobs)

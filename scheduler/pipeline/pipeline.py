@@ -1,0 +1,359 @@
+"""The pipeline's task tree (started by `service.run`):
+
+    pipeline.run
+    ├─ downloaders group (its deadline is the shutdown grace)
+    │  ├─ heartbeat        renews this instance's leases and locks, cancels lost work
+    │  ├─ progress         writes running downloads' byte counts for ListDownloads
+    │  └─ downloader xW    receive a job → lock → exists? → download → upload → record
+    └─ claimers group (cancelled first on shutdown)
+       ├─ listen           dedicated LISTEN connection → Wakeup
+       ├─ poller xP        free downloader slots → claim → send ──┐ bounded channel
+       └─ syncer xS        claim a due category → list → store    │
+                                                                    └→ downloaders
+
+Pollers claim only as many videos as there are idle downloaders (a semaphore of
+slots), so nothing waits in the channel with a lease ticking. Channel ends are cloned
+per task and closed by their owners: when the pollers stop, the downloaders' loops end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio_asyncio
+from yt_dlp.utils import DownloadCancelled
+
+from scheduler.db.store import ClaimedCategory, Store
+from scheduler.pipeline import ytdlp
+from scheduler.pipeline.inflight import InFlight, Job
+from scheduler.pipeline.metadata import video_metadata
+from scheduler.pipeline.wakeup import Wakeup, listen
+from scheduler.redlock import Redlock
+from scheduler.settings import Settings
+from scheduler.video_service.base import DownloadedVideo, VideoService
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 16
+# Writes that must happen even while the instance stops (giving a lease back) get this long.
+CLEANUP_S = 5.0
+ERROR_PAUSE_S = 1.0
+PROGRESS_INTERVAL_S = 1.0
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
+    """Exponential backoff after the `attempts`-th failed attempt (pure)."""
+    return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
+
+
+def aio(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """An asyncio coroutine function (the data-access layer), callable from Trio as a whole."""
+    return trio_asyncio.aio_as_trio(function)  # type: ignore[no-any-return]
+
+
+class Pipeline:
+    def __init__(
+        self, settings: Settings, store: Store, dsn: str, redlock: Redlock, video_service: VideoService
+    ) -> None:
+        self.settings = settings
+        self.owner = instance_id()
+        self.db = store.pipeline(self.owner)
+        self._dsn = dsn
+        self._redlock = redlock
+        self._video_service = video_service
+        self.inflight = InFlight()
+        self._wakeup = Wakeup()
+        self._slots = trio.Semaphore(settings.downloader.workers)
+        self._claimers = trio.CancelScope()
+        self._downloaders = trio.CancelScope()
+        self._work_root = settings.data_dir / "work" / self.owner
+
+    def drain(self, grace_s: float) -> None:
+        """Shutdown: stop claiming now; running downloads get `grace_s` to finish."""
+        log.info("stopping: no new work; running downloads have %ss to finish", grace_s)
+        self._claimers.cancel()
+        self._downloaders.deadline = min(self._downloaders.deadline, trio.current_time() + grace_s)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        send, receive = trio.open_memory_channel[Job](self.settings.downloader.workers)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self._run_downloaders, receive)
+                await nursery.start(self._run_claimers, send)
+                log.info("pipeline running as %s", self.owner)
+                task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(shutil.rmtree, self._work_root, True)
+
+    async def _run_claimers(
+        self, send: trio.MemorySendChannel[Job], *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        with self._claimers:
+            async with send, trio.open_nursery() as nursery:
+                await nursery.start(listen, self._dsn, self._wakeup)
+                for _ in range(self.settings.schedule.pollers):
+                    await nursery.start(self._poller, send.clone())
+                for _ in range(self.settings.sync.workers):
+                    await nursery.start(self._syncer)
+                task_status.started()
+
+    async def _run_downloaders(
+        self, receive: trio.MemoryReceiveChannel[Job], *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        with self._downloaders:
+            async with receive, trio.open_nursery() as keepers:
+                await keepers.start(self._heartbeat)
+                await keepers.start(self._report_progress)
+                async with trio.open_nursery() as workers:
+                    for _ in range(self.settings.downloader.workers):
+                        await workers.start(self._downloader, receive.clone())
+                    task_status.started()
+                keepers.cancel_scope.cancel()  # the downloaders are done; so are their keepers
+
+    # Claimers
+
+    async def _poller(self, send: trio.MemorySendChannel[Job], *, task_status: trio.TaskStatus[None]) -> None:
+        schedule = self.settings.schedule
+        async with send:
+            task_status.started()
+            while True:
+                seen = self._wakeup.generation
+                await self._slots.acquire()
+                wanted = 1
+                while wanted < CLAIM_BATCH and self._slots.value > 0:
+                    self._slots.acquire_nowait()
+                    wanted += 1
+                try:
+                    claimed = await aio(self.db.claim_videos)(
+                        wanted, schedule.lease_s, self.settings.approval.required
+                    )
+                except Exception as error:
+                    claimed = []
+                    log.warning("claiming videos failed: %s", error)
+                    await trio.sleep(ERROR_PAUSE_S)
+                for _ in range(wanted - len(claimed)):
+                    self._slots.release()
+                for video in claimed:
+                    log.info("claimed video %d (%s %s)", video.id, video.website, video.foreign_id)
+                    await send.send(self.inflight.add(video))
+                if len(claimed) < wanted:
+                    await self._wakeup.wait(seen, schedule.poll_interval_s)
+
+    async def _syncer(self, *, task_status: trio.TaskStatus[None]) -> None:
+        # A listing may take up to the download timeout; the lease outlasts it.
+        lease_s = self.settings.downloader.timeout_s + self.settings.schedule.lease_s
+        task_status.started()
+        while True:
+            seen = self._wakeup.generation
+            try:
+                category = await aio(self.db.claim_category)(lease_s)
+            except Exception as error:
+                log.warning("claiming a category failed: %s", error)
+                await trio.sleep(ERROR_PAUSE_S)
+                continue
+            if category is None:
+                await self._wakeup.wait(seen, self.settings.schedule.poll_interval_s)
+                continue
+            await self._sync(category)
+
+    async def _sync(self, category: ClaimedCategory) -> None:
+        sync = self.settings.sync
+        full = category.sync_count % sync.full_every == 0
+        first = 0 if full else sync.partial_entries
+        log.info(
+            "listing category %d (%s, %s)", category.id, category.url, "full" if full else f"first {first}"
+        )
+        try:
+            with trio.fail_after(self.settings.downloader.timeout_s):
+                videos = await _in_thread(
+                    ytdlp.list_category, category.url, category.website, self.settings.downloader, first
+                )
+            outcome = await aio(self.db.finish_sync)(
+                category, videos, min_backoff_s=sync.min_backoff_s, max_backoff_factor=sync.max_backoff_factor
+            )
+        except (ytdlp.YtdlpError, trio.TooSlowError) as error:
+            reason = str(error) or "timed out"
+            log.warning("listing category %d failed: %s", category.id, reason)
+            await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
+            return
+        if outcome is None:
+            log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
+        else:
+            log.info("category %d: %d listed, %d new", category.id, outcome.listed, outcome.new_to_category)
+
+    # Downloaders
+
+    async def _downloader(
+        self, receive: trio.MemoryReceiveChannel[Job], *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        async with receive:
+            task_status.started()
+            async for job in receive:
+                try:
+                    await self._process(job)
+                finally:
+                    self._slots.release()
+
+    async def _process(self, job: Job) -> None:
+        video = job.video
+        try:
+            with job.scope:
+                await self._deliver(job)
+            if job.scope.cancelled_caught:
+                await self._after_cancel(job)
+        except trio.Cancelled:
+            # Shutdown, after the grace period: give the video back untouched.
+            log.info("video %d: stopped by shutdown, back to pending", video.id)
+            await _shielded(aio(self.db.release_video), video, "stopped by a shutdown; back to pending", 0)
+            raise
+        except Exception as error:
+            await self._failed(job, error)
+        finally:
+            self.inflight.remove(job)
+
+    async def _deliver(self, job: Job) -> None:
+        video = job.video
+        job.lock = await self._redlock.acquire(f"{video.website}:{video.foreign_id}")
+        if job.lock is None:
+            log.info("video %d: locked elsewhere, skipped for now", video.id)
+            await aio(self.db.release_video)(
+                video, "locked by another worker; retrying later", self.settings.lock.ttl_s
+            )
+            return
+        try:
+            await self._transfer(job)
+        finally:
+            if job.lock is not None:
+                await self._redlock.release(job.lock)
+
+    async def _transfer(self, job: Job) -> None:
+        video = job.video
+        if await self._video_service.exists(video.website, video.foreign_id):
+            await self._finish(job, "existing", "already in the Video Service")
+            return
+        job.status = "downloading"
+        await aio(self.db.set_progress)(video.id, job.status, 0, 0)
+        workdir = self._work_root / str(video.id)
+        try:
+            await trio.to_thread.run_sync(_fresh_directory, workdir)
+            with trio.fail_after(self.settings.downloader.timeout_s):
+                downloaded = await _in_thread(
+                    ytdlp.download, video.url, workdir, self.settings.downloader, job.progress
+                )
+            job.status = "uploading"
+            size = downloaded.video_path.stat().st_size
+            await aio(self.db.set_progress)(video.id, job.status, size, size)
+            service_id = await self._video_service.upload(
+                DownloadedVideo(
+                    metadata=video_metadata(video, downloaded.info),
+                    video_path=downloaded.video_path,
+                    info_json_path=downloaded.info_json_path,
+                    thumbnail_path=downloaded.thumbnail_path,
+                )
+            )
+            await self._finish(job, service_id, f"delivered to the Video Service as {service_id}")
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
+
+    async def _finish(self, job: Job, service_id: str, message: str) -> None:
+        if await aio(self.db.finish_video)(job.video, service_id, message):
+            log.info("video %d: %s", job.video.id, message)
+        else:
+            log.warning("video %d: lease lost before it could be recorded done", job.video.id)
+
+    async def _failed(self, job: Job, error: Exception) -> None:
+        video = job.video
+        if isinstance(error, trio.TooSlowError):
+            reason = f"timed out after {self.settings.downloader.timeout_s:g}s"
+        else:
+            reason = str(error).strip() or type(error).__name__
+        downloader = self.settings.downloader
+        # A file over the size limit stays over it: no point trying again.
+        attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
+        delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
+        status = await _shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
+        log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost")
+
+    async def _after_cancel(self, job: Job) -> None:
+        video, reason = job.video, job.cancel_reason or "cancelled"
+        if reason == "lease lost":
+            log.warning("video %d: lease lost; another instance owns it now", video.id)
+        elif job.cancel_to_failed:
+            await _shielded(aio(self.db.fail_attempt), video, reason, 0, 0.0)
+        else:
+            await _shielded(aio(self.db.release_video), video, f"{reason}; back to pending", 0)
+
+    # Keepers
+
+    async def _heartbeat(self, *, task_status: trio.TaskStatus[None]) -> None:
+        lease_s = self.settings.schedule.lease_s
+        interval = min(lease_s, self.settings.lock.ttl_s) / 3
+        task_status.started()
+        while True:
+            await trio.sleep(interval)
+            jobs = self.inflight.jobs()
+            if not jobs:
+                continue
+            try:
+                owned = await aio(self.db.renew_leases)([j.video.id for j in jobs], lease_s)
+            except Exception as error:
+                log.warning("renewing leases failed: %s", error)
+                continue
+            for job in jobs:
+                if job.video.id not in owned:
+                    job.cancel("lease lost")
+                elif job.lock is not None:
+                    job.lock = await self._redlock.extend(job.lock)
+                    if job.lock is None:
+                        job.cancel("lock lost")
+
+    async def _report_progress(self, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        reported: dict[int, tuple[int, int]] = {}
+        while True:
+            await trio.sleep(PROGRESS_INTERVAL_S)
+            for job in self.inflight.jobs():
+                now = (job.progress.bytes_done, job.progress.bytes_total)
+                if job.status == "downloading" and reported.get(job.video.id) != now:
+                    reported[job.video.id] = now
+                    try:
+                        await aio(self.db.set_progress)(job.video.id, job.status, *now)
+                    except Exception as error:
+                        log.debug("writing progress failed: %s", error)
+
+
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Runs yt-dlp in a worker thread and waits for it even when cancelled (it stops
+    itself: see ytdlp.stop_if_cancelled); then the cancellation takes effect here."""
+    try:
+        return await trio.to_thread.run_sync(function, *args)
+    except DownloadCancelled:
+        await trio.lowlevel.checkpoint()  # raises the Cancelled that stopped the thread
+        raise
+
+
+async def _shielded(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    """A write that must happen even while this task is being cancelled, bounded in time."""
+    with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
+        return await function(*args)
+    log.warning("a cleanup write did not finish within %ss", CLEANUP_S)
+    return None
+
+
+def _fresh_directory(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)

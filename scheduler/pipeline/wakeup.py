@@ -1,0 +1,67 @@
+"""Waking claimers: PostgreSQL NOTIFY as a hint, a poll interval as the fallback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import trio
+import trio_asyncio
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "scheduler_work"
+RECONNECT_S = 2.0
+# Bursts of notifications (a sync storing many videos, several instances) wake a claimer once.
+DEBOUNCE_S = 0.02
+
+
+class Wakeup:
+    """A counter of notifications. A claimer remembers the count before it looks for
+    work and waits only if nothing arrived since: a NOTIFY during a claim is not lost."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._changed = trio.Event()
+
+    def notify(self) -> None:
+        self.generation += 1
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait(self, seen: int, at_most_s: float) -> None:
+        if self.generation == seen:
+            with trio.move_on_after(at_most_s):
+                await self._changed.wait()
+        await trio.sleep(DEBOUNCE_S)
+
+
+async def listen(
+    dsn: str, wakeup: Wakeup, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Holds a dedicated LISTEN connection (not a pool's); reconnects when it drops and
+    wakes everyone then, since notifications sent meanwhile are lost."""
+    task_status.started()
+    while True:
+        try:
+            connection = await trio_asyncio.aio_as_trio(_connect)(dsn, wakeup)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("LISTEN connection failed (%s); retrying in %ss", error, RECONNECT_S)
+            await trio.sleep(RECONNECT_S)
+            continue
+        lost = trio.Event()
+        connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+        wakeup.notify()  # catch up on whatever was missed while disconnected
+        try:
+            await lost.wait()
+            log.warning("LISTEN connection lost; reconnecting")
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await trio_asyncio.aio_as_trio(connection.close)()
+
+
+async def _connect(dsn: str, wakeup: Wakeup) -> Any:
+    connection = await asyncpg.connect(dsn)
+    await connection.add_listener(CHANNEL, lambda *_args: wakeup.notify())
+    return connection

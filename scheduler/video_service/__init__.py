@@ -1,0 +1,1 @@
+"""Video Services: where downloaded videos go."""

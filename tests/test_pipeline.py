@@ -1,0 +1,272 @@
+"""The whole pipeline against real PostgreSQL, Redis, yt-dlp and the local content site:
+categories listed, videos claimed, downloaded, locked, delivered and recorded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from grpclib.client import Channel
+
+from scheduler.service import Running, run
+from scheduler.settings import Settings
+from scheduler.v1 import scheduler_pb2 as pb
+from scheduler.v1.scheduler_grpc import SchedulerStub
+from tests.conftest import Api, Database, service_settings
+from tests.content_site import ContentSite, content_site
+
+# Generous: real downloads on a loaded 2-core machine; the waits end as soon as work is done.
+DEADLINE_S = 60
+
+
+@pytest.fixture
+def site() -> Iterator[ContentSite]:
+    with content_site() as s:
+        yield s
+
+
+def pipeline_settings(
+    database_url: str, redis_url: str, data_dir: Path, **sections: dict[str, Any]
+) -> Settings:
+    defaults: dict[str, dict[str, Any]] = {
+        "sync": {"workers": 1, "min_backoff_s": 3600.0},
+        "schedule": {"pollers": 1, "poll_interval_s": 0.2, "lease_s": 30.0},
+        "downloader": {"workers": 2, "retry_base_s": 0.2, "timeout_s": 30.0, "attempts": 3},
+    }
+    for name, values in sections.items():
+        defaults[name] = defaults.get(name, {}) | values
+    return service_settings(database_url, redis_url, data_dir, **defaults)
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[Running, Api]]:
+    """The whole service in this test's loop, and a client of it; stopped on exit."""
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(run, settings)
+        channel = Channel("127.0.0.1", running.port)
+        try:
+            yield running, Api(SchedulerStub(channel), running.port)
+        finally:
+            channel.close()
+            nursery.cancel_scope.cancel()
+
+
+async def wait_for(db: Database, sql: str, expected: Any, *args: Any) -> None:
+    """Polls a query until it returns `expected` (the pipeline works in real time)."""
+    with trio.fail_after(DEADLINE_S):
+        # A poll of the database on purpose: the work happens in other tasks and processes.
+        while (value := await db.value(sql, *args)) != expected:  # noqa: ASYNC110
+            await trio.sleep(0.1)
+    assert value == expected
+
+
+def media_files(root: Path) -> dict[str, Path]:
+    """foreign id -> the delivered video file, from the directory Video Service."""
+    found = {}
+    for info in root.glob("*/*/info.json"):
+        [video] = [p for p in info.parent.iterdir() if p.suffix == ".mp4"]
+        found[json.loads(info.read_text())["id"]] = video
+    return found
+
+
+async def test_two_overlapping_feeds_deliver_every_video_once_oldest_first(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    for n, name in enumerate("abcd"):
+        site.add_video(name, size=150_000 + n, title=f"Title of {name}")
+    first = site.feed("first", ["a", "b", "c"])
+    second = site.feed("second", ["b", "c", "d"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, downloader={"workers": 1})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=first, user_id=1))
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=second, user_id=2))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 4)
+        listed = {
+            user: (await api("ListCategories", pb.ListCategoriesRequest(user_id=user))).categories
+            for user in (1, 2)
+        }
+        events = (await api("ListEvents", pb.ListEventsRequest(show_all=True, limit=1000))).events
+
+    delivered = media_files(settings.video_service.directory)
+    assert set(delivered) == {"a", "b", "c", "d"}
+    for name, path in delivered.items():
+        assert path.read_bytes() == site.video_bytes(name)
+        info = json.loads((path.parent / "info.json").read_text())
+        assert info["id"] == name
+    # Each video fetched by one download only (yt-dlp's extractor looks once, then downloads).
+    downloads = [r.path for r in site.requests if r.path.startswith("/videos/") and r.method == "GET"]
+    assert sorted(set(downloads)) == [f"/videos/{n}.mp4" for n in "abcd"]
+    assert await db.value("SELECT count(*) FROM previous_downloads") == 4
+    # Oldest first within each category (one downloader: the order is the claim order).
+    order = [p.removeprefix("/videos/").removesuffix(".mp4") for p in dict.fromkeys(downloads)]
+    assert order == ["a", "b", "c", "d"]
+    assert [(c.archived_videos, c.total_videos) for c in listed[1]] == [(3, 3)]
+    assert [(c.archived_videos, c.total_videos) for c in listed[2]] == [(3, 3)]
+    assert listed[1][0].last_synced != ""
+    messages = [e.message for e in events]
+    assert sum(m.startswith("delivered to the Video Service") for m in messages) >= 4
+    assert "synced: 3 listed, 3 new" in messages
+
+
+async def test_the_listed_title_replaces_a_file_name_title(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("clip", title="A proper title", description="Told in the feed.")
+    feed = site.feed("feed", ["clip"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path)
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 1)
+
+    [video] = media_files(settings.video_service.directory).values()
+    metadata = json.loads((video.parent / "metadata.json").read_text())
+    assert metadata["title"] == "A proper title"
+    assert metadata["description"] == "Told in the feed."
+
+
+async def test_a_resync_delivers_a_video_that_appeared_later(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("old")
+    feed = site.feed("feed", ["old"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, sync={"min_backoff_s": 0.5})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 1)
+        site.add_video("new")
+        site.feed("feed", ["old", "new"])
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 2)
+        [category] = (await api("ListCategories", pb.ListCategoriesRequest(user_id=1))).categories
+
+    assert set(media_files(settings.video_service.directory)) == {"old", "new"}
+    assert (category.archived_videos, category.total_videos) == (2, 2)
+    positions = await db.fetch(
+        "SELECT v.foreign_id, cv.position FROM category_videos cv JOIN videos v ON v.id = cv.video_id"
+    )
+    assert dict(positions) == {"old": 0, "new": 1}
+
+
+async def test_a_failing_video_is_retried_then_failed_with_its_error(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("good")
+    site.add_video("gone")
+    site.set_mode("gone", "404")
+    feed = site.feed("feed", ["good", "gone"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, downloader={"attempts": 2})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT status::text FROM videos WHERE foreign_id = 'gone'", "failed")
+        await wait_for(db, "SELECT status::text FROM videos WHERE foreign_id = 'good'", "done")
+        [category] = (await api("ListCategories", pb.ListCategoriesRequest(user_id=1))).categories
+
+    [row] = await db.fetch("SELECT attempts, last_error FROM videos WHERE foreign_id = 'gone'")
+    assert row["attempts"] == 2
+    assert "404" in row["last_error"]
+    assert (category.archived_videos, category.undownloadable_videos, category.total_videos) == (1, 1, 2)
+    assert len(site.requests_for(site.video("gone").path)) == 2  # one per attempt
+
+
+async def test_a_broken_feed_is_an_event_and_a_retry_not_a_crash(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("v")
+    feed = site.feed("feed", ["v"])
+    site.set_feed_mode("feed", "garbage")
+    settings = pipeline_settings(database_url, redis_url, tmp_path, sync={"retry_s": 0.3})
+
+    async with serving(settings) as (_, api):
+        response = await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(
+            db, "SELECT count(*) > 0 FROM archival_events WHERE message LIKE 'listing failed:%'", True
+        )
+        site.set_feed_mode("feed", "ok")
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 1)
+        events = (await api("ListEvents", pb.ListEventsRequest(category_id=response.category_id))).events
+
+    assert any("Unsupported URL" in e.message for e in events)
+
+
+async def test_a_video_locked_elsewhere_is_skipped_then_delivered(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    from scheduler.redlock import Redlock
+
+    site.add_video("contested")
+    feed = site.feed("feed", ["contested"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, lock={"ttl_s": 1.0})
+
+    async with Redlock.open([redis_url], ttl_s=30) as other:
+        lock = await other.acquire(f"{site.host}:contested")
+        assert lock is not None
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(
+                db, "SELECT count(*) > 0 FROM archival_events WHERE message LIKE 'locked by another%'", True
+            )
+            assert await db.value("SELECT status::text FROM videos") == "pending"
+            assert site.requests_for(site.video("contested").path) == []
+            await other.release(lock)
+            await wait_for(db, "SELECT status::text FROM videos", "done")
+
+    assert await db.value("SELECT attempts FROM videos") == 0  # a skip is not a failed attempt
+
+
+async def test_two_instances_deliver_every_video_exactly_once(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    names = [f"v{n:02d}" for n in range(12)]
+    for name in names:
+        site.add_video(name, size=60_000)
+    feed = site.feed("feed", names)
+
+    async with (
+        serving(pipeline_settings(database_url, redis_url, tmp_path / "one")) as (_, api),
+        serving(pipeline_settings(database_url, redis_url, tmp_path / "two")),
+    ):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", len(names))
+
+    owners = await db.fetch("SELECT count(*) FROM previous_downloads")
+    assert owners[0][0] == len(names)
+    delivered = {
+        **media_files(tmp_path / "one" / "media"),
+        **media_files(tmp_path / "two" / "media"),
+    }
+    assert set(delivered) == set(names)
+    downloads = [r.path for r in site.requests if r.path.startswith("/videos/") and r.method == "GET"]
+    # The extractor's look and the download: two GETs per video, never a second download.
+    assert all(downloads.count(site.video(n).path) == 2 for n in names), downloads
+
+
+async def test_nothing_is_left_in_flight_after_a_stop(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("slow", size=10_000_000)
+    site.set_mode("slow", "trickle")
+    feed = site.feed("feed", ["slow"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, shutdown={"grace_s": 0.5})
+
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(run, settings)
+        channel = Channel("127.0.0.1", running.port)
+        api = Api(SchedulerStub(channel), running.port)
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT status::text FROM videos", "downloading")
+        channel.close()
+        running.stop()
+        with trio.fail_after(DEADLINE_S):
+            await running.stopped.wait()
+
+    [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
+    assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
+    assert not list((tmp_path / "work").glob("*/*")), "a partial download survived the stop"
