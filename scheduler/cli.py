@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     downloads = client_command("downloads", "videos queued, downloading or uploading")
     downloads.add_argument("--limit", type=int, default=0)
+    watch = commands.add_parser("watch", help="follow downloads live (Ctrl-C stops)")
+    watch.add_argument("--target", default=client.DEFAULT_TARGET, help="HOST:PORT of the service")
+    cancel = client_command("cancel", "stop a running download, wherever it runs")
+    cancel.add_argument("video", type=int)
+    cancel.add_argument("--fail", action="store_true", help="mark it failed instead of pending")
 
     unapproved = client_command("unapproved", "videos waiting for approval")
     unapproved.add_argument("--category", type=int, default=0)
@@ -115,6 +120,8 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
             return "ListUnapprovedVideos", pb.ListUnapprovedVideosRequest(
                 category_id=args.category, limit=args.limit
             )
+        case "cancel":
+            return "CancelDownload", pb.CancelDownloadRequest(video_id=args.video, fail=args.fail)
         case "approve":
             return "ApproveVideo", pb.ApproveVideoRequest(video_id=args.video)
         case "reject":
@@ -142,14 +149,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(_migrating(settings, False) if args.no_migrate else settings)
         return _migrate(settings)
-    method, request = _request(args)
     try:
+        if args.command == "watch":
+            client.watch(args.target, _write, sys.stdout.isatty())
+            return 0
+        method, request = _request(args)
         response = client.call(args.target, method, request)  # type: ignore[arg-type]
     except ClientError as error:
         print(f"scheduler: {error}", file=sys.stderr)
         return 1
     print(client.as_json(response) if args.json else client.describe(response))
     return 0
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _migrating(settings: Settings, enabled: bool) -> Settings:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from grpclib.client import Channel
 
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
+from scheduler.watch_view import WatchView
 
 DEFAULT_TARGET = "127.0.0.1:7777"
 TIMEOUT_S = 30.0
@@ -46,6 +48,42 @@ def call(target: str, method: str, request: Message) -> Any:
 
     try:
         return asyncio.run(invoke())
+    except GRPCError as error:
+        raise ClientError(f"{error.status.name}: {error.message}") from None
+    except (OSError, TimeoutError) as error:
+        raise ClientError(f"cannot reach the scheduler at {target}: {error}") from None
+
+
+def watch(target: str, write: Callable[[str], None], terminal: bool) -> None:
+    """Streams WatchDownloads until interrupted: progress bars on a terminal, plain lines otherwise."""
+    host, port = parse_target(target)
+    view = WatchView()
+    drawn = 0
+
+    async def follow() -> None:
+        nonlocal drawn
+        channel = Channel(host, port)
+        try:
+            async with SchedulerStub(channel).WatchDownloads.open() as stream:
+                await stream.send_message(pb.WatchDownloadsRequest(), end=True)
+                async for download in stream:
+                    line = view.update(download, time.monotonic())
+                    if not terminal:
+                        if line:
+                            write(line + "\n")
+                        continue
+                    # Redraw the block of bars in place; state changes scroll above it.
+                    text = "\x1b[1A\x1b[2K" * drawn + (f"{line}\n" if line else "")
+                    bars = view.screen()
+                    write(text + "".join(f"{bar}\n" for bar in bars))
+                    drawn = len(bars)
+        finally:
+            channel.close()
+
+    try:
+        asyncio.run(follow())
+    except KeyboardInterrupt:
+        return
     except GRPCError as error:
         raise ClientError(f"{error.status.name}: {error.message}") from None
     except (OSError, TimeoutError) as error:
@@ -163,6 +201,7 @@ _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.ApproveVideoResponse: _video,
     pb.RejectVideoResponse: _video,
     pb.ListInferenceCategoriesResponse: _inference,
+    pb.CancelDownloadResponse: lambda r: "cancelled" if r.was_running else "not running; nothing to cancel",
     pb.AddInferenceCategoryResponse: lambda r: (
         f"{'added' if r.created else 'updated'} rule {r.inference_category.id}: "
         f"{r.inference_category.tag} -> {r.inference_category.category}"

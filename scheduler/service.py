@@ -62,7 +62,7 @@ async def run(
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
-            port = await nursery.start(serve_api, store, settings)
+            port = await nursery.start(serve_api, store, dsn, settings)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             pipeline = Pipeline(settings, store, dsn, redlock, video_service)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)

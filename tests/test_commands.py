@@ -11,7 +11,8 @@ import psutil
 import pytest
 import trio
 
-from tests.conftest import ALLOWED_SITES
+from tests.conftest import ALLOWED_SITES, Database
+from tests.content_site import content_site
 from tests.support import (
     clean_environment,
     free_port,
@@ -159,3 +160,44 @@ async def test_serve_with_nothing_configured_runs_embedded_servers_and_leaves_no
     assert scheduled.stdout.decode().startswith("created category 1 (https://www.nicovideo.jp/tag/YTPMV)")
     assert {p.info["name"] for p in servers} >= {"postgres", "redis-server"}
     assert not [p for p in servers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    port = free_port()
+    env = service_environment(database_url, redis_url, port, tmp_path) | {
+        "SCHEDULER_SHUTDOWN__GRACE_S": "1",
+        "SCHEDULER_SCHEDULE__POLL_INTERVAL_S": "0.2",
+    }
+    log = tmp_path / "serve.log"
+    with content_site() as site:
+        site.add_video("slow", size=10_000_000)
+        site.set_mode("slow", "trickle")
+        feed = site.feed("feed", ["slow"])
+        async with scheduler_process(env, log, "serve") as serve:
+            with trio.fail_after(60):
+                await wait_until_listening(port, serve, log)
+            watch = await trio.lowlevel.open_process(
+                scheduler_command("watch", "--target", f"127.0.0.1:{port}"),
+                stdout=subprocess.PIPE,
+                env=clean_environment(),
+            )
+            await cli("schedule", feed, "--user", "1", "--target", f"127.0.0.1:{port}")
+            with trio.fail_after(60):
+                while await db.value("SELECT status::text FROM videos") != "downloading":  # noqa: ASYNC110
+                    await trio.sleep(0.1)
+
+            serve.send_signal(signal.SIGTERM)
+            with trio.fail_after(30):
+                assert await serve.wait() == 0, log.read_text()
+            with trio.fail_after(10):
+                await watch.wait()  # the stream ends with the service
+            assert watch.stdout is not None
+            watched = (await watch.stdout.receive_some(65536)).decode()
+
+    [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
+    assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
+    assert "stopping gracefully" in log.read_text()
+    assert f"video {await db.value('SELECT id FROM videos')} ({site.host} slow): downloading" in watched
+    assert not list((tmp_path / "work").glob("*/*")), "a partial download survived"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio_asyncio
 from grpclib.client import Channel
 
 from scheduler.service import Running, run
@@ -270,3 +271,148 @@ async def test_nothing_is_left_in_flight_after_a_stop(
     [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
     assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
     assert not list((tmp_path / "work").glob("*/*")), "a partial download survived the stop"
+
+
+async def video_id_of(db: Database, foreign_id: str) -> int:
+    return int(await db.value("SELECT id FROM videos WHERE foreign_id = $1", foreign_id))
+
+
+@pytest.mark.parametrize(
+    ("fail", "status"), [(False, "pending"), (True, "failed")], ids=["pending", "failed"]
+)
+async def test_cancel_download_stops_a_running_download_and_leaves_no_partial_file(
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    site: ContentSite,
+    db: Database,
+    fail: bool,
+    status: str,
+) -> None:
+    site.add_video("slow", size=10_000_000)
+    site.set_mode("slow", "trickle")
+    feed = site.feed("feed", ["slow"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, downloader={"retry_base_s": 3600.0})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT status::text FROM videos", "downloading")
+        video_id = await video_id_of(db, "slow")
+        response = await api("CancelDownload", pb.CancelDownloadRequest(video_id=video_id, fail=fail))
+        await wait_for(db, "SELECT status::text FROM videos", status)
+        again = await api("CancelDownload", pb.CancelDownloadRequest(video_id=video_id))
+
+    assert response.was_running and not again.was_running
+    assert await db.value("SELECT lease_owner FROM videos") is None
+    assert (
+        await db.value(
+            "SELECT count(*) FROM archival_events WHERE message LIKE '%cancelled by CancelDownload%'"
+        )
+        == 1
+    )
+    assert not list((tmp_path / "work").glob("*/*/*")), "a partial download survived the cancel"
+
+
+async def test_a_download_over_its_timeout_is_stopped_and_counted_as_a_failure(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("slow", size=10_000_000)
+    site.set_mode("slow", "trickle")
+    feed = site.feed("feed", ["slow"])
+    settings = pipeline_settings(
+        database_url, redis_url, tmp_path, downloader={"timeout_s": 1.0, "attempts": 1}
+    )
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT status::text FROM videos", "failed")
+
+    assert await db.value("SELECT last_error FROM videos") == "timed out after 1s"
+    assert not list((tmp_path / "work").glob("*/*/*"))
+
+
+async def test_watch_downloads_streams_every_state_change(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("one")
+    site.add_video("two")
+    feed = site.feed("feed", ["one", "two"])
+    seen: list[tuple[str, str]] = []
+
+    async def watch(api: Api) -> None:
+        async def follow() -> None:
+            async with api.stub.WatchDownloads.open() as stream:
+                await stream.send_message(pb.WatchDownloadsRequest(), end=True)
+                async for download in stream:
+                    seen.append((download.foreign_id, pb.VideoStatus.Name(download.status)))
+
+        await trio_asyncio.aio_as_trio(follow)()
+
+    async with (
+        serving(pipeline_settings(database_url, redis_url, tmp_path)) as (_, api),
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(watch, api)
+        await trio.sleep(0.2)  # the stream is open before the work starts
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 2)
+        with trio.fail_after(DEADLINE_S):
+            while {("one", "DONE"), ("two", "DONE")} - set(seen):  # noqa: ASYNC110 (filled by a stream)
+                await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+
+    for name in ("one", "two"):
+        states = list(dict.fromkeys(s for n, s in seen if n == name))
+        assert states[:1] == ["QUEUED"] and states[-1] == "DONE", states
+        assert "DOWNLOADING" in states and "UPLOADING" in states, states
+
+
+async def test_delivery_to_a_horahora_video_service_with_a_retry(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    from tests.fake_video_service import running_fake_horahora
+
+    site.add_video("clip", size=2_500_000, title="Clip title", description="Clip description")
+    feed = site.feed("feed", ["clip"])
+
+    async with running_fake_horahora() as fake:
+        fake.fail_next_uploads = 1
+        fake.keep_bytes = True
+        settings = pipeline_settings(
+            database_url, redis_url, tmp_path, video_service={"kind": "horahora", "address": fake.address}
+        )
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(db, "SELECT status::text FROM videos", "done")
+
+    [upload] = fake.uploads
+    assert upload.video == site.video_bytes("clip")
+    assert (upload.meta.title, upload.meta.description) == ("Clip title", "Clip description")
+    assert (upload.meta.originalSite, upload.meta.originalID) == (site.host, "clip")
+    assert [kind for kind, _ in upload.chunks][:2] == ["meta", "content"]
+    assert await db.value("SELECT attempts FROM videos") == 1  # the refused upload, then success
+    service_id = await db.value("SELECT video_service_id FROM previous_downloads")
+    assert service_id == str(upload.video_id)
+
+
+async def test_with_approval_required_a_video_waits_for_approve_video(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("wanted")
+    site.add_video("unwanted")
+    feed = site.feed("feed", ["wanted", "unwanted"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, approval={"required": True})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos", 2)
+        await trio.sleep(0.5)  # pollers have had their chance: nothing may start unapproved
+        assert await db.value("SELECT count(*) FROM videos WHERE status <> 'pending'") == 0
+        waiting = (await api("ListUnapprovedVideos", pb.ListUnapprovedVideosRequest())).videos
+        by_name = {v.foreign_id: v.id for v in waiting}
+        await api("ApproveVideo", pb.ApproveVideoRequest(video_id=by_name["wanted"]))
+        await api("RejectVideo", pb.RejectVideoRequest(video_id=by_name["unwanted"]))
+        await wait_for(db, "SELECT status::text FROM videos WHERE foreign_id = 'wanted'", "done")
+
+    assert await db.value("SELECT status::text FROM videos WHERE foreign_id = 'unwanted'") == "pending"
+    assert site.requests_for(site.video("unwanted").path) == []

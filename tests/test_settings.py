@@ -411,3 +411,47 @@ def test_an_idn_entry_allows_its_host_or_is_refused(monkeypatch: pytest.MonkeyPa
     except SettingsError:
         return
     assert from_url("https://例え.jp/", allowed).website == "xn--r8jz45g.jp"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"SCHEDULER_VIDEO_SERVICE__KIND": "ftp"}, "SCHEDULER_VIDEO_SERVICE__KIND: must be one of"),
+        (
+            {"SCHEDULER_VIDEO_SERVICE__KIND": "horahora"},
+            "SCHEDULER_VIDEO_SERVICE__ADDRESS: must be host:port",
+        ),
+        (
+            {"SCHEDULER_VIDEO_SERVICE__KIND": "http", "SCHEDULER_VIDEO_SERVICE__URL": "ftp://x"},
+            "SCHEDULER_VIDEO_SERVICE__URL: must be an http(s) URL",
+        ),
+        ({"SCHEDULER_DOWNLOADER__PROXY": "gopher://x"}, "SCHEDULER_DOWNLOADER__PROXY: must be an http://"),
+        ({"SCHEDULER_DOWNLOADER__WORKERS": "-1"}, "SCHEDULER_DOWNLOADER__WORKERS: must be an integer"),
+        ({"SCHEDULER_SCHEDULE__LEASE_S": "0"}, "SCHEDULER_SCHEDULE__LEASE_S: must be a number of at least 1"),
+        (
+            {"SCHEDULER_DOWNLOADER__FORMAT_SORT": '["", "res"]'},
+            "SCHEDULER_DOWNLOADER__FORMAT_SORT: must be a list",
+        ),
+    ],
+    ids=["kind", "horahora-address", "http-url", "proxy", "workers", "lease", "format-sort"],
+)
+def test_pipeline_settings_are_checked_too(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as caught:
+        load()
+
+    assert str(caught.value).startswith(message), caught.value
+    assert "\n" not in str(caught.value)
+
+
+def test_the_directory_video_service_defaults_under_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULER_DATA_DIR", "/srv/archive")
+
+    settings = load()
+
+    assert settings.video_service.kind == "directory"
+    assert settings.video_service.directory == Path("/srv/archive/media")

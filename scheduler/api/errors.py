@@ -8,7 +8,8 @@ UNKNOWN with a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import asyncpg
@@ -48,8 +49,16 @@ async def unary(
     """Receives the request, runs `handle`, sends its response, mapping errors."""
     request = await stream.recv_message()
     assert request is not None, "grpclib delivers a unary request before calling the handler"
-    try:
+    with status_mapping(stream):
         response = await handle(request)
+    await stream.send_message(response)
+
+
+@contextmanager
+def status_mapping(stream: Stream[Any, Any]) -> Iterator[None]:
+    """Domain errors and outages raised inside become the gRPC statuses a client sees."""
+    try:
+        yield
     except (InvalidArgument, NotFound, PermissionDenied) as error:
         raise GRPCError(_STATUS_OF[type(error)], str(error)) from None
     except DATABASE_UNAVAILABLE as error:
@@ -60,7 +69,6 @@ async def unary(
     except Exception:
         log.exception("%s failed", _method(stream))
         raise GRPCError(Status.INTERNAL, "internal error") from None
-    await stream.send_message(response)
 
 
 def _method(stream: Stream[Any, Any]) -> str:

@@ -13,6 +13,7 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from scheduler.api.servicer import SchedulerService
+from scheduler.api.watch import VideoChanges
 from scheduler.db.store import Store
 from scheduler.settings import Settings
 
@@ -28,10 +29,15 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve_api(
-    store: Store, settings: Settings, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    store: Store,
+    dsn: str,
+    settings: Settings,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves until cancelled; reports the bound port once it listens."""
-    services = ServerReflection.extend([SchedulerService(store, settings.sites.allowed), Health()])
+    changes = VideoChanges(dsn)
+    services = ServerReflection.extend([SchedulerService(store, settings.sites.allowed, changes), Health()])
     server = Server(services)
     sock = bind(settings.grpc.host, settings.grpc.port)
     await trio_asyncio.aio_as_trio(server.start)(sock=sock)
@@ -40,12 +46,16 @@ async def serve_api(
         await trio.sleep_forever()
     finally:
         with trio.CancelScope(shield=True):
-            await trio_asyncio.aio_as_trio(_close)(server)
+            await trio_asyncio.aio_as_trio(_close)(server, changes)
 
 
-async def _close(server: Server) -> None:
+async def _close(server: Server, changes: VideoChanges) -> None:
     server.close()
     try:
         await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
     except TimeoutError:
         log.warning("gRPC connections still open after %ss; closing anyway", CLOSE_TIMEOUT_S)
+    try:
+        await asyncio.wait_for(changes.close(), CLOSE_TIMEOUT_S)
+    except (TimeoutError, OSError) as error:
+        log.warning("closing the WatchDownloads connection failed: %r", error)

@@ -5,16 +5,18 @@ from __future__ import annotations
 from grpclib.server import Stream
 
 from scheduler.api import convert, validation
-from scheduler.api.errors import unary
+from scheduler.api.errors import status_mapping, unary
+from scheduler.api.watch import EVERYTHING, VideoChanges
 from scheduler.db.store import Store
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerBase
 
 
 class SchedulerService(SchedulerBase):
-    def __init__(self, store: Store, allowed_sites: tuple[str, ...]) -> None:
+    def __init__(self, store: Store, allowed_sites: tuple[str, ...], changes: VideoChanges) -> None:
         self._store = store
         self._allowed_sites = allowed_sites
+        self._changes = changes
 
     async def ScheduleCategory(
         self, stream: Stream[pb.ScheduleCategoryRequest, pb.ScheduleCategoryResponse]
@@ -79,6 +81,34 @@ class SchedulerService(SchedulerBase):
     async def _list_downloads(self, request: pb.ListDownloadsRequest) -> pb.ListDownloadsResponse:
         rows = await self._store.list_downloads(validation.limit(request.limit))
         return pb.ListDownloadsResponse(downloads=[convert.download(r) for r in rows])
+
+    async def WatchDownloads(self, stream: Stream[pb.WatchDownloadsRequest, pb.Download]) -> None:
+        await stream.recv_message()
+        with status_mapping(stream):
+            async with self._changes.subscribe() as changes:  # before the first read: miss nothing
+                for row in await self._store.list_downloads(validation.MAX_LIMIT):
+                    await stream.send_message(convert.download(row))
+                while True:
+                    payloads = {await changes.get()}
+                    while not changes.empty():  # a burst of changes is one read
+                        payloads.add(changes.get_nowait())
+                    if EVERYTHING in payloads:
+                        rows = await self._store.list_downloads(validation.MAX_LIMIT)
+                    else:
+                        ids = sorted({int(i) for p in payloads for i in p.split(",") if i.isdigit()})
+                        rows = await self._store.downloads_by_id(ids)
+                    for row in rows:
+                        await stream.send_message(convert.download(row))
+
+    async def CancelDownload(
+        self, stream: Stream[pb.CancelDownloadRequest, pb.CancelDownloadResponse]
+    ) -> None:
+        await unary(stream, self._cancel_download)
+
+    async def _cancel_download(self, request: pb.CancelDownloadRequest) -> pb.CancelDownloadResponse:
+        video_id = validation.positive_id(request.video_id, "video_id")
+        was_running = await self._store.cancel_download(video_id, request.fail)
+        return pb.CancelDownloadResponse(was_running=was_running)
 
     async def ListUnapprovedVideos(
         self, stream: Stream[pb.ListUnapprovedVideosRequest, pb.ListUnapprovedVideosResponse]

@@ -86,6 +86,25 @@ WHERE status IN ('queued', 'downloading', 'uploading')
 ORDER BY lease_expires_at, id
 LIMIT $1;
 
+-- name: downloads_by_id
+SELECT id, website, foreign_id, url, status::text, bytes_done, bytes_total,
+       coalesce(lease_owner, '') AS lease_owner, attempts
+FROM videos
+WHERE id = ANY($1::bigint[])
+ORDER BY id;
+
+-- name: video_exists
+SELECT EXISTS (SELECT FROM videos WHERE id = $1);
+
+-- name: request_cancel
+-- The instance holding the video hears it through NOTIFY (and, failing that, its heartbeat).
+WITH requested AS (
+    UPDATE videos SET cancel_request = $2::video_status
+    WHERE id = $1 AND status IN ('queued', 'downloading', 'uploading')
+    RETURNING id
+)
+SELECT id, pg_notify('scheduler_cancel', id || ':' || $2) FROM requested;
+
 -- name: list_unapproved_videos
 -- $1 NULL lists every category's unreviewed videos.
 SELECT v.id, v.website, v.foreign_id, v.url, v.title, v.status::text, v.approval::text
@@ -212,7 +231,7 @@ WITH due AS MATERIALIZED (
 )
 UPDATE videos v
 SET status = 'queued', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
-    bytes_done = 0, bytes_total = 0, updated_at = now()
+    bytes_done = 0, bytes_total = 0, cancel_request = NULL, updated_at = now()
 FROM due
 WHERE v.id = due.id
 RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts, due.category_id,
@@ -222,9 +241,10 @@ RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts, d
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing
 -- from the result was lost (expired and claimed by another instance).
+-- A CancelDownload for one of them comes back with it, should its NOTIFY have been missed.
 UPDATE videos SET lease_expires_at = now() + make_interval(secs => $3)
 WHERE id = ANY($1::bigint[]) AND lease_owner = $2
-RETURNING id;
+RETURNING id, cancel_request::text;
 
 -- name: set_progress
 UPDATE videos
@@ -234,7 +254,8 @@ RETURNING id;
 
 -- name: finish_video
 UPDATE videos
-SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
+SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
+    cancel_request = NULL, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 
@@ -250,7 +271,7 @@ UPDATE videos
 SET attempts = attempts + 1,
     status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END::video_status,
     next_attempt_at = now() + make_interval(secs => $5),
-    last_error = $3, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    last_error = $3, lease_owner = NULL, lease_expires_at = NULL, cancel_request = NULL, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING status::text, attempts;
 
@@ -258,7 +279,7 @@ RETURNING status::text, attempts;
 -- Back to pending without counting an attempt (the lock was held elsewhere, a shutdown).
 UPDATE videos
 SET status = 'pending', next_attempt_at = now() + make_interval(secs => $3),
-    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    lease_owner = NULL, lease_expires_at = NULL, cancel_request = NULL, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 

@@ -204,20 +204,20 @@ class Store:
     async def list_downloads(self, limit: int) -> list[Download]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(Q["list_downloads"], limit)
-        return [
-            Download(
-                video_id=r["id"],
-                website=r["website"],
-                foreign_id=r["foreign_id"],
-                url=r["url"],
-                status=r["status"],
-                bytes_done=r["bytes_done"],
-                bytes_total=r["bytes_total"],
-                instance=r["lease_owner"],
-                attempts=r["attempts"],
-            )
-            for r in rows
-        ]
+        return _downloads(rows)
+
+    async def downloads_by_id(self, video_ids: list[int]) -> list[Download]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["downloads_by_id"], video_ids)
+        return _downloads(rows)
+
+    async def cancel_download(self, video_id: int, to_failed: bool) -> bool:
+        """Asks whichever instance runs the video to stop it; False if it is not running."""
+        async with self._pool.acquire() as conn:
+            if not await conn.fetchval(Q["video_exists"], video_id):
+                raise NotFound(f"video_id: no video {video_id}")
+            row = await conn.fetchrow(Q["request_cancel"], video_id, "failed" if to_failed else "pending")
+        return row is not None
 
     async def list_unapproved_videos(self, category_id: int | None, limit: int) -> list[Video]:
         async with self._pool.acquire() as conn:
@@ -251,6 +251,23 @@ class Store:
     async def _require_category(conn: Any, category_id: int) -> None:
         if not await conn.fetchval(Q["category_exists"], category_id):
             raise NotFound(f"category_id: no category {category_id}")
+
+
+def _downloads(rows: Any) -> list[Download]:
+    return [
+        Download(
+            video_id=r["id"],
+            website=r["website"],
+            foreign_id=r["foreign_id"],
+            url=r["url"],
+            status=r["status"],
+            bytes_done=r["bytes_done"],
+            bytes_total=r["bytes_total"],
+            instance=r["lease_owner"],
+            attempts=r["attempts"],
+        )
+        for r in rows
+    ]
 
 
 def _video(row: Any) -> Video:
@@ -389,11 +406,12 @@ class Pipeline:
             for r in rows
         ]
 
-    async def renew_leases(self, video_ids: list[int], lease_s: float) -> set[int]:
-        """Renews this instance's leases; returns the ids it still owns."""
+    async def renew_leases(self, video_ids: list[int], lease_s: float) -> dict[int, str | None]:
+        """Renews this instance's leases; returns the ids it still owns, each with the
+        status a CancelDownload asks for (None: carry on)."""
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(Q["renew_leases"], video_ids, self.owner, lease_s)
-        return {r["id"] for r in rows}
+        return {r["id"]: r["cancel_request"] for r in rows}
 
     async def set_progress(self, video_id: int, status: str, bytes_done: int, bytes_total: int) -> bool:
         async with self._pool.acquire() as conn:

@@ -35,7 +35,7 @@ from scheduler.db.store import ClaimedCategory, Store
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
-from scheduler.pipeline.wakeup import Wakeup, listen
+from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
 from scheduler.video_service.base import DownloadedVideo, VideoService
@@ -47,6 +47,7 @@ CLAIM_BATCH = 16
 CLEANUP_S = 5.0
 ERROR_PAUSE_S = 1.0
 PROGRESS_INTERVAL_S = 1.0
+CANCELLED_BY_USER = "cancelled by CancelDownload"
 
 
 def instance_id() -> str:
@@ -86,6 +87,13 @@ class Pipeline:
         self._claimers.cancel()
         self._downloaders.deadline = min(self._downloaders.deadline, trio.current_time() + grace_s)
 
+    def _on_cancel(self, payload: str) -> None:
+        """A CancelDownload (payload "video_id:status"): stop it if it runs here."""
+        video_id, _, status = payload.partition(":")
+        job = self.inflight.get(int(video_id)) if video_id.isdigit() else None
+        if job is not None:
+            job.cancel(CANCELLED_BY_USER, to_failed=status == "failed")
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         send, receive = trio.open_memory_channel[Job](self.settings.downloader.workers)
         try:
@@ -103,7 +111,8 @@ class Pipeline:
     ) -> None:
         with self._claimers:
             async with send, trio.open_nursery() as nursery:
-                await nursery.start(listen, self._dsn, self._wakeup)
+                handlers = {WORK_CHANNEL: lambda _: self._wakeup.notify(), CANCEL_CHANNEL: self._on_cancel}
+                await nursery.start(listen, self._dsn, handlers, self._wakeup.notify)
                 for _ in range(self.settings.schedule.pollers):
                     await nursery.start(self._poller, send.clone())
                 for _ in range(self.settings.sync.workers):
@@ -295,7 +304,9 @@ class Pipeline:
         elif job.cancel_to_failed:
             await _shielded(aio(self.db.fail_attempt), video, reason, 0, 0.0)
         else:
-            await _shielded(aio(self.db.release_video), video, f"{reason}; back to pending", 0)
+            # Not straight back to a downloader: whoever cancelled it wanted it stopped for now.
+            delay = self.settings.downloader.retry_base_s
+            await _shielded(aio(self.db.release_video), video, f"{reason}; back to pending", delay)
 
     # Keepers
 
@@ -316,6 +327,8 @@ class Pipeline:
             for job in jobs:
                 if job.video.id not in owned:
                     job.cancel("lease lost")
+                elif (requested := owned[job.video.id]) is not None:
+                    job.cancel(CANCELLED_BY_USER, to_failed=requested == "failed")
                 elif job.lock is not None:
                     job.lock = await self._redlock.extend(job.lock)
                     if job.lock is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -11,7 +12,8 @@ import trio_asyncio
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "scheduler_work"
+WORK_CHANNEL = "scheduler_work"
+CANCEL_CHANNEL = "scheduler_cancel"
 RECONNECT_S = 2.0
 # Bursts of notifications (a sync storing many videos, several instances) wake a claimer once.
 DEBOUNCE_S = 0.02
@@ -38,21 +40,26 @@ class Wakeup:
 
 
 async def listen(
-    dsn: str, wakeup: Wakeup, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    dsn: str,
+    handlers: Mapping[str, Callable[[str], None]],
+    on_connect: Callable[[], None],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Holds a dedicated LISTEN connection (not a pool's); reconnects when it drops and
-    wakes everyone then, since notifications sent meanwhile are lost."""
+    """Holds a dedicated LISTEN connection (not a pool's) for `handlers` (channel -> a
+    function of the payload). It reconnects when the connection drops and calls
+    `on_connect` each time, since notifications sent meanwhile are lost."""
     task_status.started()
     while True:
         try:
-            connection = await trio_asyncio.aio_as_trio(_connect)(dsn, wakeup)
+            connection = await trio_asyncio.aio_as_trio(_connect)(dsn, handlers)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("LISTEN connection failed (%s); retrying in %ss", error, RECONNECT_S)
             await trio.sleep(RECONNECT_S)
             continue
         lost = trio.Event()
         connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
-        wakeup.notify()  # catch up on whatever was missed while disconnected
+        on_connect()
         try:
             await lost.wait()
             log.warning("LISTEN connection lost; reconnecting")
@@ -61,7 +68,8 @@ async def listen(
                 await trio_asyncio.aio_as_trio(connection.close)()
 
 
-async def _connect(dsn: str, wakeup: Wakeup) -> Any:
+async def _connect(dsn: str, handlers: Mapping[str, Callable[[str], None]]) -> Any:
     connection = await asyncpg.connect(dsn)
-    await connection.add_listener(CHANNEL, lambda *_args: wakeup.notify())
+    for channel, handle in handlers.items():
+        await connection.add_listener(channel, lambda *args, handle=handle: handle(args[3]))
     return connection

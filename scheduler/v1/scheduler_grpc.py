@@ -39,6 +39,14 @@ class SchedulerBase(abc.ABC):
         pass
 
     @abc.abstractmethod
+    async def WatchDownloads(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.WatchDownloadsRequest, scheduler.v1.scheduler_pb2.Download]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def CancelDownload(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.CancelDownloadRequest, scheduler.v1.scheduler_pb2.CancelDownloadResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
     async def ListUnapprovedVideos(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ListUnapprovedVideosRequest, scheduler.v1.scheduler_pb2.ListUnapprovedVideosResponse]') -> None:
         pass
 
@@ -95,6 +103,18 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.ListDownloadsRequest,
                 scheduler.v1.scheduler_pb2.ListDownloadsResponse,
+            ),
+            '/scheduler.v1.Scheduler/WatchDownloads': grpclib.const.Handler(
+                self.WatchDownloads,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                scheduler.v1.scheduler_pb2.WatchDownloadsRequest,
+                scheduler.v1.scheduler_pb2.Download,
+            ),
+            '/scheduler.v1.Scheduler/CancelDownload': grpclib.const.Handler(
+                self.CancelDownload,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.CancelDownloadRequest,
+                scheduler.v1.scheduler_pb2.CancelDownloadResponse,
             ),
             '/scheduler.v1.Scheduler/ListUnapprovedVideos': grpclib.const.Handler(
                 self.ListUnapprovedVideos,
@@ -167,6 +187,18 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/ListDownloads',
             scheduler.v1.scheduler_pb2.ListDownloadsRequest,
             scheduler.v1.scheduler_pb2.ListDownloadsResponse,
+        )
+        self.WatchDownloads = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/scheduler.v1.Scheduler/WatchDownloads',
+            scheduler.v1.scheduler_pb2.WatchDownloadsRequest,
+            scheduler.v1.scheduler_pb2.Download,
+        )
+        self.CancelDownload = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/CancelDownload',
+            scheduler.v1.scheduler_pb2.CancelDownloadRequest,
+            scheduler.v1.scheduler_pb2.CancelDownloadResponse,
         )
         self.ListUnapprovedVideos = grpclib.client.UnaryUnaryMethod(
             channel,

@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cscheduler/v1/scheduler.proto\x12\x0cscheduler.v1\"\xb2\x01\n\x17ScheduleCategoryRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x1e\n\x16\x64isable_download_cache\x18\x03 \x01(\x08\x12 \n\x04site\x18\x04 \x01(\x0e\x32\x12.scheduler.v1.Site\x12(\n\x04kind\x18\x05 \x01(\x0e\x32\x1a.scheduler.v1.CategoryKind\x12\r\n\x05value\x18\x06 \x01(\t\"a\n\x18ScheduleCategoryResponse\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x12\n\nsubscribed\x18\x03 \x01(\x08\x12\x0b\n\x03url\x18\x04 \x01(\t\"(\n\x15ListCategoriesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"\xf7\x01\n\x08\x43\x61tegory\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0f\n\x07website\x18\x03 \x01(\t\x12\x17\n\x0f\x61rchived_videos\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_videos\x18\x05 \x01(\x03\x12\x1d\n\x15undownloadable_videos\x18\x06 \x01(\x03\x12\x13\n\x0blast_synced\x18\x07 \x01(\t\x12\x16\n\x0e\x62\x61\x63koff_factor\x18\x08 \x01(\x05\x12\x13\n\x0bsubscribers\x18\t \x01(\x05\x12\x11\n\tnext_sync\x18\n \x01(\t\x12\x1e\n\x16\x64isable_download_cache\x18\x0b \x01(\x08\"D\n\x16ListCategoriesResponse\x12*\n\ncategories\x18\x01 \x03(\x0b\x32\x16.scheduler.v1.Category\"I\n\x11ListEventsRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\x10\n\x08show_all\x18\x02 \x01(\x08\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x82\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63\x61tegory_url\x18\x03 \x01(\t\x12\x10\n\x08video_id\x18\x04 \x01(\x03\x12\x11\n\tvideo_url\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0c\n\x04time\x18\x07 \x01(\t\"9\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.scheduler.v1.Event\":\n\x12UnsubscribeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\"4\n\x13UnsubscribeResponse\x12\x1d\n\x15remaining_subscribers\x18\x01 \x01(\x05\":\n\x12RetryFailedRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\"&\n\x13RetryFailedResponse\x12\x0f\n\x07retried\x18\x01 \x01(\x03\"%\n\x14ListDownloadsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\xc6\x01\n\x08\x44ownload\x12\x10\n\x08video_id\x18\x01 \x01(\x03\x12\x0f\n\x07website\x18\x02 \x01(\t\x12\x12\n\nforeign_id\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.scheduler.v1.VideoStatus\x12\x12\n\nbytes_done\x18\x06 \x01(\x03\x12\x13\n\x0b\x62ytes_total\x18\x07 \x01(\x03\x12\x10\n\x08instance\x18\x08 \x01(\t\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\"B\n\x15ListDownloadsResponse\x12)\n\tdownloads\x18\x01 \x03(\x0b\x32\x16.scheduler.v1.Download\"\xa9\x01\n\x05Video\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07website\x18\x02 \x01(\t\x12\x12\n\nforeign_id\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12)\n\x06status\x18\x06 \x01(\x0e\x32\x19.scheduler.v1.VideoStatus\x12(\n\x08\x61pproval\x18\x07 \x01(\x0e\x32\x16.scheduler.v1.Approval\"A\n\x1bListUnapprovedVideosRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"C\n\x1cListUnapprovedVideosResponse\x12#\n\x06videos\x18\x01 \x03(\x0b\x32\x13.scheduler.v1.Video\"\'\n\x13\x41pproveVideoRequest\x12\x10\n\x08video_id\x18\x01 \x01(\x03\":\n\x14\x41pproveVideoResponse\x12\"\n\x05video\x18\x01 \x01(\x0b\x32\x13.scheduler.v1.Video\"&\n\x12RejectVideoRequest\x12\x10\n\x08video_id\x18\x01 \x01(\x03\"9\n\x13RejectVideoResponse\x12\"\n\x05video\x18\x01 \x01(\x0b\x32\x13.scheduler.v1.Video\">\n\x11InferenceCategory\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\" \n\x1eListInferenceCategoriesRequest\"`\n\x1fListInferenceCategoriesResponse\x12=\n\x14inference_categories\x18\x01 \x03(\x0b\x32\x1f.scheduler.v1.InferenceCategory\"<\n\x1b\x41\x64\x64InferenceCategoryRequest\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\"l\n\x1c\x41\x64\x64InferenceCategoryResponse\x12;\n\x12inference_category\x18\x01 \x01(\x0b\x32\x1f.scheduler.v1.InferenceCategory\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08*E\n\x04Site\x12\x14\n\x10SITE_UNSPECIFIED\x10\x00\x12\x0c\n\x08NICONICO\x10\x01\x12\x0b\n\x07YOUTUBE\x10\x02\x12\x0c\n\x08\x42ILIBILI\x10\x03*Q\n\x0c\x43\x61tegoryKind\x12\x1d\n\x19\x43\x41TEGORY_KIND_UNSPECIFIED\x10\x00\x12\x07\n\x03TAG\x10\x01\x12\x0b\n\x07\x43HANNEL\x10\x02\x12\x0c\n\x08PLAYLIST\x10\x03*z\n\x0bVideoStatus\x12\x1c\n\x18VIDEO_STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\n\n\x06QUEUED\x10\x02\x12\x0f\n\x0b\x44OWNLOADING\x10\x03\x12\r\n\tUPLOADING\x10\x04\x12\x08\n\x04\x44ONE\x10\x05\x12\n\n\x06\x46\x41ILED\x10\x06*P\n\x08\x41pproval\x12\x18\n\x14\x41PPROVAL_UNSPECIFIED\x10\x00\x12\x0e\n\nUNREVIEWED\x10\x01\x12\x0c\n\x08\x41PPROVED\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32\x9f\x08\n\tScheduler\x12\x61\n\x10ScheduleCategory\x12%.scheduler.v1.ScheduleCategoryRequest\x1a&.scheduler.v1.ScheduleCategoryResponse\x12[\n\x0eListCategories\x12#.scheduler.v1.ListCategoriesRequest\x1a$.scheduler.v1.ListCategoriesResponse\x12O\n\nListEvents\x12\x1f.scheduler.v1.ListEventsRequest\x1a .scheduler.v1.ListEventsResponse\x12R\n\x0bUnsubscribe\x12 .scheduler.v1.UnsubscribeRequest\x1a!.scheduler.v1.UnsubscribeResponse\x12R\n\x0bRetryFailed\x12 .scheduler.v1.RetryFailedRequest\x1a!.scheduler.v1.RetryFailedResponse\x12X\n\rListDownloads\x12\".scheduler.v1.ListDownloadsRequest\x1a#.scheduler.v1.ListDownloadsResponse\x12m\n\x14ListUnapprovedVideos\x12).scheduler.v1.ListUnapprovedVideosRequest\x1a*.scheduler.v1.ListUnapprovedVideosResponse\x12U\n\x0c\x41pproveVideo\x12!.scheduler.v1.ApproveVideoRequest\x1a\".scheduler.v1.ApproveVideoResponse\x12R\n\x0bRejectVideo\x12 .scheduler.v1.RejectVideoRequest\x1a!.scheduler.v1.RejectVideoResponse\x12v\n\x17ListInferenceCategories\x12,.scheduler.v1.ListInferenceCategoriesRequest\x1a-.scheduler.v1.ListInferenceCategoriesResponse\x12m\n\x14\x41\x64\x64InferenceCategory\x12).scheduler.v1.AddInferenceCategoryRequest\x1a*.scheduler.v1.AddInferenceCategoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cscheduler/v1/scheduler.proto\x12\x0cscheduler.v1\"\xb2\x01\n\x17ScheduleCategoryRequest\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\x03\x12\x1e\n\x16\x64isable_download_cache\x18\x03 \x01(\x08\x12 \n\x04site\x18\x04 \x01(\x0e\x32\x12.scheduler.v1.Site\x12(\n\x04kind\x18\x05 \x01(\x0e\x32\x1a.scheduler.v1.CategoryKind\x12\r\n\x05value\x18\x06 \x01(\t\"a\n\x18ScheduleCategoryResponse\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x12\n\nsubscribed\x18\x03 \x01(\x08\x12\x0b\n\x03url\x18\x04 \x01(\t\"(\n\x15ListCategoriesRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\"\xf7\x01\n\x08\x43\x61tegory\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0f\n\x07website\x18\x03 \x01(\t\x12\x17\n\x0f\x61rchived_videos\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_videos\x18\x05 \x01(\x03\x12\x1d\n\x15undownloadable_videos\x18\x06 \x01(\x03\x12\x13\n\x0blast_synced\x18\x07 \x01(\t\x12\x16\n\x0e\x62\x61\x63koff_factor\x18\x08 \x01(\x05\x12\x13\n\x0bsubscribers\x18\t \x01(\x05\x12\x11\n\tnext_sync\x18\n \x01(\t\x12\x1e\n\x16\x64isable_download_cache\x18\x0b \x01(\x08\"D\n\x16ListCategoriesResponse\x12*\n\ncategories\x18\x01 \x03(\x0b\x32\x16.scheduler.v1.Category\"I\n\x11ListEventsRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\x10\n\x08show_all\x18\x02 \x01(\x08\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x82\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\x12\x14\n\x0c\x63\x61tegory_url\x18\x03 \x01(\t\x12\x10\n\x08video_id\x18\x04 \x01(\x03\x12\x11\n\tvideo_url\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0c\n\x04time\x18\x07 \x01(\t\"9\n\x12ListEventsResponse\x12#\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x13.scheduler.v1.Event\":\n\x12UnsubscribeRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\"4\n\x13UnsubscribeResponse\x12\x1d\n\x15remaining_subscribers\x18\x01 \x01(\x05\":\n\x12RetryFailedRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\x03\"&\n\x13RetryFailedResponse\x12\x0f\n\x07retried\x18\x01 \x01(\x03\"%\n\x14ListDownloadsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\xc6\x01\n\x08\x44ownload\x12\x10\n\x08video_id\x18\x01 \x01(\x03\x12\x0f\n\x07website\x18\x02 \x01(\t\x12\x12\n\nforeign_id\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12)\n\x06status\x18\x05 \x01(\x0e\x32\x19.scheduler.v1.VideoStatus\x12\x12\n\nbytes_done\x18\x06 \x01(\x03\x12\x13\n\x0b\x62ytes_total\x18\x07 \x01(\x03\x12\x10\n\x08instance\x18\x08 \x01(\t\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\"B\n\x15ListDownloadsResponse\x12)\n\tdownloads\x18\x01 \x03(\x0b\x32\x16.scheduler.v1.Download\"\x17\n\x15WatchDownloadsRequest\"7\n\x15\x43\x61ncelDownloadRequest\x12\x10\n\x08video_id\x18\x01 \x01(\x03\x12\x0c\n\x04\x66\x61il\x18\x02 \x01(\x08\"-\n\x16\x43\x61ncelDownloadResponse\x12\x13\n\x0bwas_running\x18\x01 \x01(\x08\"\xa9\x01\n\x05Video\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07website\x18\x02 \x01(\t\x12\x12\n\nforeign_id\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12)\n\x06status\x18\x06 \x01(\x0e\x32\x19.scheduler.v1.VideoStatus\x12(\n\x08\x61pproval\x18\x07 \x01(\x0e\x32\x16.scheduler.v1.Approval\"A\n\x1bListUnapprovedVideosRequest\x12\x13\n\x0b\x63\x61tegory_id\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\"C\n\x1cListUnapprovedVideosResponse\x12#\n\x06videos\x18\x01 \x03(\x0b\x32\x13.scheduler.v1.Video\"\'\n\x13\x41pproveVideoRequest\x12\x10\n\x08video_id\x18\x01 \x01(\x03\":\n\x14\x41pproveVideoResponse\x12\"\n\x05video\x18\x01 \x01(\x0b\x32\x13.scheduler.v1.Video\"&\n\x12RejectVideoRequest\x12\x10\n\x08video_id\x18\x01 \x01(\x03\"9\n\x13RejectVideoResponse\x12\"\n\x05video\x18\x01 \x01(\x0b\x32\x13.scheduler.v1.Video\">\n\x11InferenceCategory\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\" \n\x1eListInferenceCategoriesRequest\"`\n\x1fListInferenceCategoriesResponse\x12=\n\x14inference_categories\x18\x01 \x03(\x0b\x32\x1f.scheduler.v1.InferenceCategory\"<\n\x1b\x41\x64\x64InferenceCategoryRequest\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\"l\n\x1c\x41\x64\x64InferenceCategoryResponse\x12;\n\x12inference_category\x18\x01 \x01(\x0b\x32\x1f.scheduler.v1.InferenceCategory\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08*E\n\x04Site\x12\x14\n\x10SITE_UNSPECIFIED\x10\x00\x12\x0c\n\x08NICONICO\x10\x01\x12\x0b\n\x07YOUTUBE\x10\x02\x12\x0c\n\x08\x42ILIBILI\x10\x03*Q\n\x0c\x43\x61tegoryKind\x12\x1d\n\x19\x43\x41TEGORY_KIND_UNSPECIFIED\x10\x00\x12\x07\n\x03TAG\x10\x01\x12\x0b\n\x07\x43HANNEL\x10\x02\x12\x0c\n\x08PLAYLIST\x10\x03*z\n\x0bVideoStatus\x12\x1c\n\x18VIDEO_STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\n\n\x06QUEUED\x10\x02\x12\x0f\n\x0b\x44OWNLOADING\x10\x03\x12\r\n\tUPLOADING\x10\x04\x12\x08\n\x04\x44ONE\x10\x05\x12\n\n\x06\x46\x41ILED\x10\x06*P\n\x08\x41pproval\x12\x18\n\x14\x41PPROVAL_UNSPECIFIED\x10\x00\x12\x0e\n\nUNREVIEWED\x10\x01\x12\x0c\n\x08\x41PPROVED\x10\x02\x12\x0c\n\x08REJECTED\x10\x03\x32\xcd\t\n\tScheduler\x12\x61\n\x10ScheduleCategory\x12%.scheduler.v1.ScheduleCategoryRequest\x1a&.scheduler.v1.ScheduleCategoryResponse\x12[\n\x0eListCategories\x12#.scheduler.v1.ListCategoriesRequest\x1a$.scheduler.v1.ListCategoriesResponse\x12O\n\nListEvents\x12\x1f.scheduler.v1.ListEventsRequest\x1a .scheduler.v1.ListEventsResponse\x12R\n\x0bUnsubscribe\x12 .scheduler.v1.UnsubscribeRequest\x1a!.scheduler.v1.UnsubscribeResponse\x12R\n\x0bRetryFailed\x12 .scheduler.v1.RetryFailedRequest\x1a!.scheduler.v1.RetryFailedResponse\x12X\n\rListDownloads\x12\".scheduler.v1.ListDownloadsRequest\x1a#.scheduler.v1.ListDownloadsResponse\x12O\n\x0eWatchDownloads\x12#.scheduler.v1.WatchDownloadsRequest\x1a\x16.scheduler.v1.Download0\x01\x12[\n\x0e\x43\x61ncelDownload\x12#.scheduler.v1.CancelDownloadRequest\x1a$.scheduler.v1.CancelDownloadResponse\x12m\n\x14ListUnapprovedVideos\x12).scheduler.v1.ListUnapprovedVideosRequest\x1a*.scheduler.v1.ListUnapprovedVideosResponse\x12U\n\x0c\x41pproveVideo\x12!.scheduler.v1.ApproveVideoRequest\x1a\".scheduler.v1.ApproveVideoResponse\x12R\n\x0bRejectVideo\x12 .scheduler.v1.RejectVideoRequest\x1a!.scheduler.v1.RejectVideoResponse\x12v\n\x17ListInferenceCategories\x12,.scheduler.v1.ListInferenceCategoriesRequest\x1a-.scheduler.v1.ListInferenceCategoriesResponse\x12m\n\x14\x41\x64\x64InferenceCategory\x12).scheduler.v1.AddInferenceCategoryRequest\x1a*.scheduler.v1.AddInferenceCategoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'scheduler.v1.scheduler_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SITE']._serialized_start=2353
-  _globals['_SITE']._serialized_end=2422
-  _globals['_CATEGORYKIND']._serialized_start=2424
-  _globals['_CATEGORYKIND']._serialized_end=2505
-  _globals['_VIDEOSTATUS']._serialized_start=2507
-  _globals['_VIDEOSTATUS']._serialized_end=2629
-  _globals['_APPROVAL']._serialized_start=2631
-  _globals['_APPROVAL']._serialized_end=2711
+  _globals['_SITE']._serialized_start=2482
+  _globals['_SITE']._serialized_end=2551
+  _globals['_CATEGORYKIND']._serialized_start=2553
+  _globals['_CATEGORYKIND']._serialized_end=2634
+  _globals['_VIDEOSTATUS']._serialized_start=2636
+  _globals['_VIDEOSTATUS']._serialized_end=2758
+  _globals['_APPROVAL']._serialized_start=2760
+  _globals['_APPROVAL']._serialized_end=2840
   _globals['_SCHEDULECATEGORYREQUEST']._serialized_start=47
   _globals['_SCHEDULECATEGORYREQUEST']._serialized_end=225
   _globals['_SCHEDULECATEGORYRESPONSE']._serialized_start=227
@@ -69,30 +69,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOWNLOAD']._serialized_end=1407
   _globals['_LISTDOWNLOADSRESPONSE']._serialized_start=1409
   _globals['_LISTDOWNLOADSRESPONSE']._serialized_end=1475
-  _globals['_VIDEO']._serialized_start=1478
-  _globals['_VIDEO']._serialized_end=1647
-  _globals['_LISTUNAPPROVEDVIDEOSREQUEST']._serialized_start=1649
-  _globals['_LISTUNAPPROVEDVIDEOSREQUEST']._serialized_end=1714
-  _globals['_LISTUNAPPROVEDVIDEOSRESPONSE']._serialized_start=1716
-  _globals['_LISTUNAPPROVEDVIDEOSRESPONSE']._serialized_end=1783
-  _globals['_APPROVEVIDEOREQUEST']._serialized_start=1785
-  _globals['_APPROVEVIDEOREQUEST']._serialized_end=1824
-  _globals['_APPROVEVIDEORESPONSE']._serialized_start=1826
-  _globals['_APPROVEVIDEORESPONSE']._serialized_end=1884
-  _globals['_REJECTVIDEOREQUEST']._serialized_start=1886
-  _globals['_REJECTVIDEOREQUEST']._serialized_end=1924
-  _globals['_REJECTVIDEORESPONSE']._serialized_start=1926
-  _globals['_REJECTVIDEORESPONSE']._serialized_end=1983
-  _globals['_INFERENCECATEGORY']._serialized_start=1985
-  _globals['_INFERENCECATEGORY']._serialized_end=2047
-  _globals['_LISTINFERENCECATEGORIESREQUEST']._serialized_start=2049
-  _globals['_LISTINFERENCECATEGORIESREQUEST']._serialized_end=2081
-  _globals['_LISTINFERENCECATEGORIESRESPONSE']._serialized_start=2083
-  _globals['_LISTINFERENCECATEGORIESRESPONSE']._serialized_end=2179
-  _globals['_ADDINFERENCECATEGORYREQUEST']._serialized_start=2181
-  _globals['_ADDINFERENCECATEGORYREQUEST']._serialized_end=2241
-  _globals['_ADDINFERENCECATEGORYRESPONSE']._serialized_start=2243
-  _globals['_ADDINFERENCECATEGORYRESPONSE']._serialized_end=2351
-  _globals['_SCHEDULER']._serialized_start=2714
-  _globals['_SCHEDULER']._serialized_end=3769
+  _globals['_WATCHDOWNLOADSREQUEST']._serialized_start=1477
+  _globals['_WATCHDOWNLOADSREQUEST']._serialized_end=1500
+  _globals['_CANCELDOWNLOADREQUEST']._serialized_start=1502
+  _globals['_CANCELDOWNLOADREQUEST']._serialized_end=1557
+  _globals['_CANCELDOWNLOADRESPONSE']._serialized_start=1559
+  _globals['_CANCELDOWNLOADRESPONSE']._serialized_end=1604
+  _globals['_VIDEO']._serialized_start=1607
+  _globals['_VIDEO']._serialized_end=1776
+  _globals['_LISTUNAPPROVEDVIDEOSREQUEST']._serialized_start=1778
+  _globals['_LISTUNAPPROVEDVIDEOSREQUEST']._serialized_end=1843
+  _globals['_LISTUNAPPROVEDVIDEOSRESPONSE']._serialized_start=1845
+  _globals['_LISTUNAPPROVEDVIDEOSRESPONSE']._serialized_end=1912
+  _globals['_APPROVEVIDEOREQUEST']._serialized_start=1914
+  _globals['_APPROVEVIDEOREQUEST']._serialized_end=1953
+  _globals['_APPROVEVIDEORESPONSE']._serialized_start=1955
+  _globals['_APPROVEVIDEORESPONSE']._serialized_end=2013
+  _globals['_REJECTVIDEOREQUEST']._serialized_start=2015
+  _globals['_REJECTVIDEOREQUEST']._serialized_end=2053
+  _globals['_REJECTVIDEORESPONSE']._serialized_start=2055
+  _globals['_REJECTVIDEORESPONSE']._serialized_end=2112
+  _globals['_INFERENCECATEGORY']._serialized_start=2114
+  _globals['_INFERENCECATEGORY']._serialized_end=2176
+  _globals['_LISTINFERENCECATEGORIESREQUEST']._serialized_start=2178
+  _globals['_LISTINFERENCECATEGORIESREQUEST']._serialized_end=2210
+  _globals['_LISTINFERENCECATEGORIESRESPONSE']._serialized_start=2212
+  _globals['_LISTINFERENCECATEGORIESRESPONSE']._serialized_end=2308
+  _globals['_ADDINFERENCECATEGORYREQUEST']._serialized_start=2310
+  _globals['_ADDINFERENCECATEGORYREQUEST']._serialized_end=2370
+  _globals['_ADDINFERENCECATEGORYRESPONSE']._serialized_start=2372
+  _globals['_ADDINFERENCECATEGORYRESPONSE']._serialized_end=2480
+  _globals['_SCHEDULER']._serialized_start=2843
+  _globals['_SCHEDULER']._serialized_end=4072
 # @@protoc_insertion_point(module_scope)

@@ -219,6 +219,24 @@ class ListDownloadsResponse(_message.Message):
     downloads: _containers.RepeatedCompositeFieldContainer[Download]
     def __init__(self, downloads: _Optional[_Iterable[_Union[Download, _Mapping]]] = ...) -> None: ...
 
+class WatchDownloadsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CancelDownloadRequest(_message.Message):
+    __slots__ = ("video_id", "fail")
+    VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
+    FAIL_FIELD_NUMBER: _ClassVar[int]
+    video_id: int
+    fail: bool
+    def __init__(self, video_id: _Optional[int] = ..., fail: _Optional[bool] = ...) -> None: ...
+
+class CancelDownloadResponse(_message.Message):
+    __slots__ = ("was_running",)
+    WAS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    was_running: bool
+    def __init__(self, was_running: _Optional[bool] = ...) -> None: ...
+
 class Video(_message.Message):
     __slots__ = ("id", "website", "foreign_id", "url", "title", "status", "approval")
     ID_FIELD_NUMBER: _ClassVar[int]

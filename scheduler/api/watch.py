@@ -1,0 +1,69 @@
+"""WatchDownloads' source: one LISTEN connection per process, fanned out to every stream.
+
+asyncio code, like the servicer that uses it. A trigger on `videos` NOTIFYs the ids each
+statement changed (migrations/0003), from whichever instance made the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "scheduler_videos"
+EVERYTHING = "*"  # a large change: reload everything in flight
+QUEUE_SIZE = 1000
+
+
+class VideoChanges:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._connection: Any = None
+        self._connecting = asyncio.Lock()
+        self._queues: set[asyncio.Queue[str]] = set()
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:
+        """A queue of payloads: comma-separated video ids, or EVERYTHING."""
+        await self._ensure_listening()
+        queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
+
+    async def _ensure_listening(self) -> None:
+        async with self._connecting:
+            if self._connection is not None and not self._connection.is_closed():
+                return
+            connection = await asyncpg.connect(self._dsn)
+            await connection.add_listener(CHANNEL, self._on_notify)
+            # A watcher that joins after a reconnect missed nothing it could have seen;
+            # the others reload everything.
+            connection.add_termination_listener(lambda _c: self._broadcast(EVERYTHING))
+            self._connection = connection
+
+    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._broadcast(payload)
+
+    def _broadcast(self, payload: str) -> None:
+        for queue in self._queues:
+            try:
+                queue.put_nowait(payload)
+            except asyncio.QueueFull:
+                # A slow client: drop the backlog and tell it to reload.
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(EVERYTHING)
