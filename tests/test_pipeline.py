@@ -416,3 +416,93 @@ async def test_with_approval_required_a_video_waits_for_approve_video(
 
     assert await db.value("SELECT status::text FROM videos WHERE foreign_id = 'unwanted'") == "pending"
     assert site.requests_for(site.video("unwanted").path) == []
+
+
+async def test_a_video_over_the_size_limit_is_refused_at_once(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("huge", size=3_000_000)
+    feed = site.feed("feed", ["huge"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, downloader={"max_filesize": 1_000_000})
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT status::text FROM videos", "failed")
+
+    [row] = await db.fetch("SELECT attempts, last_error FROM videos")
+    assert row["attempts"] == 1  # no point retrying: it stays too large
+    assert "1000000-byte limit" in row["last_error"]
+    assert media_files(settings.video_service.directory) == {}
+    assert not list((tmp_path / "work").glob("*/*/*"))
+
+
+async def test_a_disabled_download_cache_rechecks_delivered_videos_on_each_sync(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_video("kept")
+    feed = site.feed("feed", ["kept"])
+    settings = pipeline_settings(database_url, redis_url, tmp_path, sync={"min_backoff_s": 0.3})
+    rechecked = "SELECT count(*) > 0 FROM archival_events WHERE message = 'already in the Video Service'"
+
+    async with serving(settings) as (_, api):
+        request = pb.ScheduleCategoryRequest(url=feed, user_id=1, disable_download_cache=True)
+        await api("ScheduleCategory", request)
+        await wait_for(db, rechecked, True)
+        await wait_for(db, "SELECT status::text FROM videos", "done")
+
+    assert len(media_files(settings.video_service.directory)) == 1
+    downloads = [r for r in site.requests_for(site.video("kept").path) if r.method == "GET"]
+    assert len(downloads) == 2  # one delivery (the extractor's look and the download), then checks only
+
+
+async def test_a_video_service_that_keeps_failing_fails_the_video_with_its_error(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    from tests.fake_video_service import running_fake_horahora
+
+    site.add_video("refused")
+    feed = site.feed("feed", ["refused"])
+
+    async with running_fake_horahora() as fake:
+        fake.fail_next_uploads = 100
+        settings = pipeline_settings(
+            database_url,
+            redis_url,
+            tmp_path,
+            video_service={"kind": "horahora", "address": fake.address},
+            downloader={"attempts": 2},
+        )
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(db, "SELECT status::text FROM videos", "failed")
+
+    [row] = await db.fetch("SELECT attempts, last_error FROM videos")
+    assert row["attempts"] == 2
+    assert "UNAVAILABLE" in row["last_error"]
+    assert fake.uploads == []
+    assert await db.value("SELECT count(*) FROM previous_downloads") == 0  # nothing done unacknowledged
+
+
+async def test_between_full_listings_a_sync_reads_only_the_newest_entries(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    for name in ("a", "b", "c"):
+        site.add_video(name)
+    feed = site.feed("feed", ["a", "b", "c"])
+    settings = pipeline_settings(
+        database_url,
+        redis_url,
+        tmp_path,
+        sync={"min_backoff_s": 0.3, "partial_entries": 1, "full_every": 1000},
+    )
+
+    async with serving(settings) as (_, api):
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 3)
+        site.add_video("d")
+        site.feed("feed", ["a", "b", "c", "d"])
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 4)
+
+    messages = [r[0] for r in await db.fetch("SELECT message FROM archival_events ORDER BY id")]
+    assert "synced: 3 listed, 3 new" in messages  # the first sync is a full one
+    assert "synced: 1 listed, 1 new" in messages  # then only the newest entry

@@ -164,8 +164,8 @@ def download(url: str, workdir: Path, settings: DownloaderSettings, progress: Pr
         "retries": 0,
         "fragment_retries": 0,
     }
-    if settings.max_filesize:
-        options["max_filesize"] = settings.max_filesize
+    # No max_filesize option: yt-dlp then skips the file and says so only in its log.
+    # The hook refuses it instead, at the first progress report (Content-Length known).
     if settings.format_sort:
         options["format_sort"] = list(settings.format_sort)
     try:
@@ -183,19 +183,13 @@ def download(url: str, workdir: Path, settings: DownloaderSettings, progress: Pr
         raise YtdlpError(_one_line(error)) from None
     except Exception as error:
         raise YtdlpError(_one_line(error)) from None
-    return _collect(workdir, info, settings)
+    return _collect(workdir, info)
 
 
-def _collect(workdir: Path, info: dict[str, Any], settings: DownloaderSettings) -> Downloaded:
+def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
     requested = info.get("requested_downloads") or []
     path = Path(requested[0]["filepath"]) if requested and requested[0].get("filepath") else None
     if path is None or not path.is_file():
-        # max_filesize known in advance: yt-dlp skips the download and says so only in its log.
-        if (
-            settings.max_filesize
-            and (info.get("filesize") or info.get("filesize_approx") or 0) > settings.max_filesize
-        ):
-            raise TooLarge(f"larger than the {settings.max_filesize}-byte limit")
         raise YtdlpError("yt-dlp finished without a video file")
     thumbnails = [p for p in workdir.iterdir() if p.stem == VIDEO_STEM and p.suffix in THUMBNAIL_SUFFIXES]
     return Downloaded(info, path, workdir / f"{VIDEO_STEM}.info.json", thumbnails[0] if thumbnails else None)
