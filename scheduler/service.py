@@ -4,12 +4,15 @@
     └─ run()
        ├─ resources, opened in order and closed in reverse, each close shielded
        │  and bounded: embedded PostgreSQL / Redis (when no URL is set), migrations,
-       │  the asyncpg pool
+       │  the asyncpg pool, the Redlock clients, the Video Service
        └─ nursery
-          └─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
+          ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
+          └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
 
 Every long-lived task is started with `nursery.start`, so `run` reports ready only
-once the port listens. Cancelling `run` is the one shutdown path.
+once the port listens and the workers wait. `Running.stop` drains the pipeline (the
+graceful path); cancelling `run` stops everything at once; either way, the leases
+and locks it holds are given back.
 """
 
 from __future__ import annotations
