@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import trio_asyncio
 
-from scheduler import __version__, client, embedded
+from scheduler import __version__, client, embedded, logs
 from scheduler.client import ClientError
 from scheduler.db.migrate import MigrationError
 from scheduler.settings import Settings, SettingsError, load
@@ -36,10 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
 
-    def client_command(name: str, help: str) -> argparse.ArgumentParser:
+    def client_command(name: str, help: str, json: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
         sub.add_argument("--target", default=client.DEFAULT_TARGET, help="HOST:PORT of the service")
-        sub.add_argument("--json", action="store_true", help="print the response as JSON")
+        sub.add_argument("--token", default=os.environ.get("SCHEDULER_TOKEN", ""),
+                         help="bearer token (default: $SCHEDULER_TOKEN)")  # fmt: skip
+        sub.add_argument("--ca", type=Path, help="speak TLS, trusting this CA certificate (PEM)")
+        sub.add_argument("--cert", type=Path, help="client certificate for mutual TLS (PEM)")
+        sub.add_argument("--key", type=Path, help="the client certificate's key (PEM)")
+        if json:
+            sub.add_argument("--json", action="store_true", help="print the response as JSON")
         return sub
 
     schedule = client_command("schedule", "subscribe a user to a category")
@@ -72,8 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     downloads = client_command("downloads", "videos queued, downloading or uploading")
     downloads.add_argument("--limit", type=int, default=0)
-    watch = commands.add_parser("watch", help="follow downloads live (Ctrl-C stops)")
-    watch.add_argument("--target", default=client.DEFAULT_TARGET, help="HOST:PORT of the service")
+    client_command("watch", "follow downloads live (Ctrl-C stops)", json=False)
     cancel = client_command("cancel", "stop a running download, wherever it runs")
     cancel.add_argument("video", type=int)
     cancel.add_argument("--fail", action="store_true", help="mark it failed instead of pending")
@@ -138,9 +145,7 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in ("serve", "migrate"):
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-        )
+        logs.configure()
         try:
             settings = load(args.config)
         except SettingsError as error:
@@ -149,12 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(_migrating(settings, False) if args.no_migrate else settings)
         return _migrate(settings)
+    connection = client.Connection(args.target, args.token, args.ca, args.cert, args.key)
     try:
         if args.command == "watch":
-            client.watch(args.target, _write, sys.stdout.isatty())
+            client.watch(connection, _write, sys.stdout.isatty())
             return 0
         method, request = _request(args)
-        response = client.call(args.target, method, request)  # type: ignore[arg-type]
+        response = client.call(connection, method, request)  # type: ignore[arg-type]
     except ClientError as error:
         print(f"scheduler: {error}", file=sys.stderr)
         return 1

@@ -6,9 +6,14 @@ A one-shot client has no task tree to speak of, so it runs grpclib on plain asyn
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -35,36 +40,66 @@ def parse_target(target: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def call(target: str, method: str, request: Message) -> Any:
-    """Calls Scheduler.<method> at target and returns the response message."""
-    host, port = parse_target(target)
+@dataclass(frozen=True)
+class Connection:
+    """How to reach the service: where, with which token, over TLS or not."""
+
+    target: str = DEFAULT_TARGET
+    token: str = field(default="", repr=False)
+    ca: Path | None = None  # trust this CA: speaks TLS
+    cert: Path | None = None  # with key: a client certificate, for mutual TLS
+    key: Path | None = None
+
+    def channel(self) -> Channel:
+        host, port = parse_target(self.target)
+        context = None
+        if self.ca is not None:
+            context = ssl.create_default_context(cafile=self.ca)
+            context.set_alpn_protocols(["h2"])
+            if self.cert is not None:
+                context.load_cert_chain(self.cert, self.key)
+        return Channel(host, port, ssl=context)
+
+    @property
+    def metadata(self) -> dict[str, str] | None:
+        return {"authorization": f"Bearer {self.token}"} if self.token else None
+
+
+def call(connection: Connection, method: str, request: Message) -> Any:
+    """Calls Scheduler.<method> and returns the response message."""
 
     async def invoke() -> Any:
-        channel = Channel(host, port)
+        channel = connection.channel()
         try:
-            return await getattr(SchedulerStub(channel), method)(request, timeout=TIMEOUT_S)
+            stub_method = getattr(SchedulerStub(channel), method)
+            return await stub_method(request, timeout=TIMEOUT_S, metadata=connection.metadata)
         finally:
             channel.close()
 
-    try:
+    with _client_errors(connection.target):
         return asyncio.run(invoke())
+
+
+@contextmanager
+def _client_errors(target: str) -> Iterator[None]:
+    try:
+        yield
     except GRPCError as error:
         raise ClientError(f"{error.status.name}: {error.message}") from None
     except (OSError, TimeoutError) as error:
         raise ClientError(f"cannot reach the scheduler at {target}: {error}") from None
 
 
-def watch(target: str, write: Callable[[str], None], terminal: bool) -> None:
+def watch(connection: Connection, write: Callable[[str], None], terminal: bool) -> None:
     """Streams WatchDownloads until interrupted: progress bars on a terminal, plain lines otherwise."""
-    host, port = parse_target(target)
     view = WatchView()
     drawn = 0
 
     async def follow() -> None:
         nonlocal drawn
-        channel = Channel(host, port)
+        channel = connection.channel()
         try:
-            async with SchedulerStub(channel).WatchDownloads.open() as stream:
+            async with SchedulerStub(channel).WatchDownloads.open(metadata=connection.metadata) as stream:
                 await stream.send_message(pb.WatchDownloadsRequest(), end=True)
                 async for download in stream:
                     line = view.update(download, time.monotonic())
@@ -80,14 +115,8 @@ def watch(target: str, write: Callable[[str], None], terminal: bool) -> None:
         finally:
             channel.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt), _client_errors(connection.target):
         asyncio.run(follow())
-    except KeyboardInterrupt:
-        return
-    except GRPCError as error:
-        raise ClientError(f"{error.status.name}: {error.message}") from None
-    except (OSError, TimeoutError) as error:
-        raise ClientError(f"cannot reach the scheduler at {target}: {error}") from None
 
 
 def as_json(message: Message) -> str:

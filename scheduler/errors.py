@@ -19,3 +19,7 @@ class NotFound(RequestError):
 
 class PermissionDenied(RequestError):
     pass
+
+
+class ResourceExhausted(RequestError):
+    pass

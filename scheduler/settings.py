@@ -13,7 +13,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,12 @@ class RedisSettings:
 class GrpcSettings:
     host: str
     port: int
+    tokens: tuple[str, ...] = field(repr=False)  # secrets: never in a repr or a log
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_client_ca: Path | None
+    max_message_bytes: int
+    max_watchers: int
 
 
 @dataclass(frozen=True)
@@ -209,10 +215,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             statement_timeout_s=section.number(("database", "statement_timeout_s"), 0.001),
         ),
         redis=RedisSettings(urls=section.redis_urls(("redis", "urls"))),
-        grpc=GrpcSettings(
-            host=section.string(("grpc", "host"), allow_empty=False),
-            port=section.integer(("grpc", "port"), 0, 65535),
-        ),
+        grpc=section.grpc(),
         sites=SitesSettings(allowed=section.host_patterns(("sites", "allowed"))),
         approval=ApprovalSettings(required=section.boolean(("approval", "required"))),
         sync=SyncSettings(
@@ -329,6 +332,41 @@ class _Reader:
         ):
             raise self._fail(path, 'must be an http://, https:// or socks5:// URL, or ""', value)
         return value
+
+    def grpc(self) -> GrpcSettings:
+        tokens = self.strings(("grpc", "tokens"))
+        if any(len(t) < 16 or not t.isprintable() or " " in t for t in tokens):
+            # The value is a secret: say what is wrong, never echo it.
+            raise SettingsError(f"{variable('grpc', 'tokens')}: every token must be 16+ printable characters")
+        cert, key, client_ca = (
+            self.file(("grpc", name)) for name in ("tls_cert", "tls_key", "tls_client_ca")
+        )
+        if (cert is None) != (key is None):
+            raise SettingsError(
+                f"{variable('grpc', 'tls_cert')}: TLS needs both {variable('grpc', 'tls_cert')} "
+                f"and {variable('grpc', 'tls_key')}"
+            )
+        if client_ca is not None and cert is None:
+            raise SettingsError(f"{variable('grpc', 'tls_client_ca')}: mutual TLS needs the server's TLS too")
+        return GrpcSettings(
+            host=self.string(("grpc", "host"), allow_empty=False),
+            port=self.integer(("grpc", "port"), 0, 65535),
+            tokens=tokens,
+            tls_cert=cert,
+            tls_key=key,
+            tls_client_ca=client_ca,
+            max_message_bytes=self.integer(("grpc", "max_message_bytes"), 1024, 2**31 - 1),
+            max_watchers=self.integer(("grpc", "max_watchers"), 0, 100_000),
+        )
+
+    def file(self, path: tuple[str, ...]) -> Path | None:
+        value = self.string(path)
+        if not value:
+            return None
+        resolved = Path(value).expanduser()
+        if not resolved.is_file():
+            raise self._fail(path, "no such file", value)
+        return resolved
 
     def video_service(self, data_dir: Path) -> VideoServiceSettings:
         kind = self.string(("video_service", "kind"))

@@ -16,7 +16,7 @@ import asyncpg
 from grpclib import GRPCError, Status
 from grpclib.server import Stream
 
-from scheduler.errors import InvalidArgument, NotFound, PermissionDenied
+from scheduler.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ _STATUS_OF = {
     InvalidArgument: Status.INVALID_ARGUMENT,
     NotFound: Status.NOT_FOUND,
     PermissionDenied: Status.PERMISSION_DENIED,
+    ResourceExhausted: Status.RESOURCE_EXHAUSTED,
 }
 # The database cannot be reached or is going away: the client may retry later.
 DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -59,7 +60,7 @@ def status_mapping(stream: Stream[Any, Any]) -> Iterator[None]:
     """Domain errors and outages raised inside become the gRPC statuses a client sees."""
     try:
         yield
-    except (InvalidArgument, NotFound, PermissionDenied) as error:
+    except (InvalidArgument, NotFound, PermissionDenied, ResourceExhausted) as error:
         raise GRPCError(_STATUS_OF[type(error)], str(error)) from None
     except DATABASE_UNAVAILABLE as error:
         log.warning("%s: database unavailable: %r", _method(stream), error)

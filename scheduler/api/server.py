@@ -12,6 +12,7 @@ from grpclib.health.service import Health
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
+from scheduler.api import security
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
 from scheduler.db.store import Store
@@ -36,11 +37,12 @@ async def serve_api(
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves until cancelled; reports the bound port once it listens."""
-    changes = VideoChanges(dsn)
+    changes = VideoChanges(dsn, settings.grpc.max_watchers)
     services = ServerReflection.extend([SchedulerService(store, settings.sites.allowed, changes), Health()])
     server = Server(services)
+    security.install(server, settings.grpc)
     sock = bind(settings.grpc.host, settings.grpc.port)
-    await trio_asyncio.aio_as_trio(server.start)(sock=sock)
+    await trio_asyncio.aio_as_trio(server.start)(sock=sock, ssl=security.tls_context(settings.grpc))
     try:
         task_status.started(sock.getsockname()[1])
         await trio.sleep_forever()

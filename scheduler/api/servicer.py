@@ -86,6 +86,7 @@ class SchedulerService(SchedulerBase):
         await stream.recv_message()
         with status_mapping(stream):
             async with self._changes.subscribe() as changes:  # before the first read: miss nothing
+                await stream.send_initial_metadata()  # the client knows it is following now
                 for row in await self._store.list_downloads(validation.MAX_LIMIT):
                     await stream.send_message(convert.download(row))
                 while True:

@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from scheduler.errors import ResourceExhausted
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "scheduler_videos"
@@ -22,8 +24,9 @@ QUEUE_SIZE = 1000
 
 
 class VideoChanges:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, max_watchers: int) -> None:
         self._dsn = dsn
+        self._max_watchers = max_watchers
         self._connection: Any = None
         self._connecting = asyncio.Lock()
         self._queues: set[asyncio.Queue[str]] = set()
@@ -31,6 +34,10 @@ class VideoChanges:
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[str]]:
         """A queue of payloads: comma-separated video ids, or EVERYTHING."""
+        if len(self._queues) >= self._max_watchers:
+            raise ResourceExhausted(
+                f"{self._max_watchers} WatchDownloads streams are open already; try later"
+            )
         await self._ensure_listening()
         queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)
