@@ -56,6 +56,9 @@ class Redlock:
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._drift_s = ttl_s * 0.01 + 0.002
         self.quorum = len(self._clients) // 2 + 1
+        # Whether enough servers answered the last call: a refused lock is then held
+        # elsewhere, not unavailable.
+        self.quorum_reachable = True
 
     @classmethod
     @asynccontextmanager
@@ -118,14 +121,16 @@ class Redlock:
     async def _on_all(self, what: str, call: Callable[[int], Awaitable[object]]) -> int:
         """asyncio: `call(i)` on every server at once; how many said yes (an error is a no)."""
 
-        async def vote(i: int) -> bool:
+        async def vote(i: int) -> bool | None:
             try:
                 return bool(await call(i))
             except (RedisError, OSError) as error:
                 log.warning("Redis lock server %r: %s failed: %r", self._clients[i], what, error)
-                return False
+                return None
 
-        return sum(await asyncio.gather(*(vote(i) for i in range(len(self._clients)))))
+        votes = await asyncio.gather(*(vote(i) for i in range(len(self._clients))))
+        self.quorum_reachable = sum(v is not None for v in votes) >= self.quorum
+        return sum(v is True for v in votes)
 
 
 async def _connect(urls: Sequence[str]) -> list[redis.asyncio.Redis]:

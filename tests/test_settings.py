@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.categories import from_url
-from scheduler.settings import GrpcSettings, SettingsError, defaults, from_overrides, load, parse
+from scheduler.settings import SettingsError, defaults, from_overrides, load, parse
 
 DEFAULT_ALLOWED = (
     "nicovideo.jp",
@@ -154,7 +154,7 @@ def test_settings_file_named_by_env_variable(monkeypatch: pytest.MonkeyPatch, tm
 
     settings = load()
 
-    assert settings.grpc == GrpcSettings(host="0.0.0.0", port=7002)
+    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 7002)
     assert settings.redis.urls == ("redis://r:6379/0",)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from scheduler.db import store
 from scheduler.v1 import scheduler_pb2 as pb
 
-_STATUS = {
+STATUSES = {
     "pending": pb.PENDING,
     "queued": pb.QUEUED,
     "downloading": pb.DOWNLOADING,
@@ -56,7 +56,7 @@ def download(row: store.Download) -> pb.Download:
         website=row.website,
         foreign_id=row.foreign_id,
         url=row.url,
-        status=_STATUS[row.status],
+        status=STATUSES[row.status],
         bytes_done=row.bytes_done,
         bytes_total=row.bytes_total,
         instance=row.instance,
@@ -71,7 +71,7 @@ def video(row: store.Video) -> pb.Video:
         foreign_id=row.foreign_id,
         url=row.url,
         title=row.title,
-        status=_STATUS[row.status],
+        status=STATUSES[row.status],
         approval=_APPROVAL[row.approval],
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from grpclib.server import Stream
 
 from scheduler.api import convert, validation
@@ -90,16 +92,25 @@ class SchedulerService(SchedulerBase):
                 for row in await self._store.list_downloads(validation.MAX_LIMIT):
                     await stream.send_message(convert.download(row))
                 while True:
-                    payloads = {await changes.get()}
+                    payloads = [await changes.get()]
                     while not changes.empty():  # a burst of changes is one read
-                        payloads.add(changes.get_nowait())
-                    if EVERYTHING in payloads:
-                        rows = await self._store.list_downloads(validation.MAX_LIMIT)
-                    else:
-                        ids = sorted({int(i) for p in payloads for i in p.split(",") if i.isdigit()})
-                        rows = await self._store.downloads_by_id(ids)
-                    for row in rows:
-                        await stream.send_message(convert.download(row))
+                        payloads.append(changes.get_nowait())
+                    for download in await self._changed_downloads(payloads):
+                        await stream.send_message(download)
+
+    async def _changed_downloads(self, payloads: list[str]) -> list[pb.Download]:
+        """Each change as it happened: the row now, with the status the change gave it."""
+        if EVERYTHING in payloads:
+            return [convert.download(r) for r in await self._store.list_downloads(validation.MAX_LIMIT)]
+        changes = [change.partition(":") for payload in payloads for change in payload.split(",")]
+        rows = {
+            r.video_id: r for r in await self._store.downloads_by_id(sorted({int(i) for i, _, _ in changes}))
+        }
+        return [
+            convert.download(replace(rows[int(i)], status=status))
+            for i, _, status in changes
+            if int(i) in rows and status in convert.STATUSES
+        ]
 
     async def CancelDownload(
         self, stream: Stream[pb.CancelDownloadRequest, pb.CancelDownloadResponse]

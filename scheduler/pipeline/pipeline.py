@@ -18,6 +18,7 @@ per task and closed by their owners: when the pollers stop, the downloaders' loo
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import secrets
@@ -51,7 +52,31 @@ CANCELLED_BY_USER = "cancelled by CancelDownload"
 
 
 def instance_id() -> str:
+    """<host>-<pid>-<random>: unique, and it tells which work directories are a dead process's."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def remove_dead_work_directories(work: Path) -> list[Path]:
+    """Work directories left by killed processes of this host: those whose pid no longer
+    runs. Other hosts' and live instances' directories (a shared data dir) stay."""
+    removed = []
+    prefix = f"{socket.gethostname()}-"
+    for directory in work.glob(f"{glob.escape(prefix)}*") if work.is_dir() else []:
+        pid = directory.name.removeprefix(prefix).split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
@@ -96,6 +121,8 @@ class Pipeline:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         send, receive = trio.open_memory_channel[Job](self.settings.downloader.workers)
+        for leftover in await trio.to_thread.run_sync(remove_dead_work_directories, self._work_root.parent):
+            log.info("removed %s, left by a process that is gone", leftover)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self._run_downloaders, receive)
@@ -237,10 +264,10 @@ class Pipeline:
         video = job.video
         job.lock = await self._redlock.acquire(f"{video.website}:{video.foreign_id}")
         if job.lock is None:
-            log.info("video %d: locked elsewhere, skipped for now", video.id)
-            await aio(self.db.release_video)(
-                video, "locked by another worker; retrying later", self.settings.lock.ttl_s
-            )
+            # Held by another worker, or too few lock servers answer: never download without it.
+            reason = "locked by another worker" if self._redlock.quorum_reachable else "lock unavailable"
+            log.info("video %d: %s, skipped for now", video.id, reason)
+            await aio(self.db.release_video)(video, f"{reason}; retrying later", self.settings.lock.ttl_s)
             return
         try:
             await self._transfer(job)
