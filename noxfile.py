@@ -44,3 +44,10 @@ def proto(session: nox.Session) -> None:
     """Regenerates scheduler/v1 from proto/ (the generated code is committed)."""
     session.install("-e", ".[test]")
     session.run("python", "proto/generate.py")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """Minutes of random faults against several instances (not in CI); writes docs/reliability.md."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.soak", *session.posargs)

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import random
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -72,6 +73,8 @@ class FakeHorahora(VideoServiceBase):
         self.uploads: list[HorahoraUpload] = []  # the accepted ones
         self.checks: list[ForeignVideoCheck] = []
         self.fail_next_uploads = 0
+        self.fail_ratio = 0.0  # refuse this share of uploads at random (the soak's fault)
+        self.duplicates_refused = 0  # a second upload of one video: must stay 0
         self.hang = False
         self.keep_bytes = True  # False: only size and hash of the video (for big files)
         self._ids = itertools.count(1000)
@@ -117,12 +120,13 @@ class FakeHorahora(VideoServiceBase):
                 upload.chunks.append((kind, len(chunk.rawmeta.Data)))
         if self.hang:
             await asyncio.sleep(HANG_S)
-        if self.fail_next_uploads > 0:
-            self.fail_next_uploads -= 1
+        if self.fail_next_uploads > 0 or random.random() < self.fail_ratio:
+            self.fail_next_uploads = max(0, self.fail_next_uploads - 1)
             raise GRPCError(Status.UNAVAILABLE, "fake: storage backend unavailable")
         if upload.meta is None:
             raise GRPCError(Status.UNKNOWN, "no metadata in stream")
         if self.has(upload.meta.originalSite, upload.meta.originalID):
+            self.duplicates_refused += 1
             # Horahora's SaveForeignVideo fails on the unique key; a plain Go error is UNKNOWN.
             raise GRPCError(
                 Status.UNKNOWN,

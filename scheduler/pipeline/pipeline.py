@@ -225,6 +225,12 @@ class Pipeline:
             log.warning("listing category %d failed: %s", category.id, reason)
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return
+        except Exception as error:
+            # A bug or an outage, not the site: the category is retried and the syncer lives on.
+            log.exception("syncing category %d failed", category.id)
+            reason = f"internal error: {error!r}"[:500]
+            await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
+            return
         if outcome is None:
             log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
         else:
@@ -387,10 +393,16 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
 
 
 async def _shielded(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    """A write that must happen even while this task is being cancelled, bounded in time."""
+    """A write that must happen even while this task is being cancelled, bounded in time.
+    If it cannot happen (the database is away), the lease's expiry is the backstop: the
+    video comes back to a claimer later, so the failure is logged, not raised."""
     with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
-        return await function(*args)
-    log.warning("a cleanup write did not finish within %ss", CLEANUP_S)
+        try:
+            return await function(*args)
+        except Exception as error:
+            log.warning("a bookkeeping write failed (%r); the lease's expiry will return the work", error)
+            return None
+    log.warning("a bookkeeping write did not finish within %ss", CLEANUP_S)
     return None
 
 

@@ -53,7 +53,7 @@ async def listen(
     while True:
         try:
             connection = await trio_asyncio.aio_as_trio(_connect)(dsn, handlers)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except Exception as error:  # any way of not connecting: retry, the poll interval covers us
             log.warning("LISTEN connection failed (%s); retrying in %ss", error, RECONNECT_S)
             await trio.sleep(RECONNECT_S)
             continue

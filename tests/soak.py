@@ -1,0 +1,294 @@
+"""The soak: several `scheduler serve` processes, hundreds of videos, random faults.
+
+    nox -s soak -- [--instances 3] [--videos 300] [--minutes 3] [--seed 1] [--report docs/reliability.md]
+
+Its own PostgreSQL and three Redis servers (embedded, so it can restart them), the local
+content site and a fake Horahora Video Service. For the fault phase it injects, at random:
+SIGKILL of an instance (then a restart), a PostgreSQL restart, a Redis restart, trickling
+downloads, and 20 % of uploads refused. Then the faults stop and it waits for the work to
+drain. It passes when every video was delivered exactly once and byte-identical, nothing is
+stuck, and the instance that was never killed kept its memory and file descriptors flat.
+Not part of CI: it takes minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+import trio
+import trio_asyncio
+
+from scheduler import embedded
+from tests.content_site import content_site
+from tests.fake_video_service import running_fake_horahora
+from tests.support import REPO, clean_environment, free_port, scheduler_command
+
+MARKER_START, MARKER_END = "<!-- soak:start -->", "<!-- soak:end -->"
+
+
+@dataclass
+class Instance:
+    name: str
+    data_dir: Path
+    environment: dict[str, str]
+    process: trio.Process | None = None
+    kills: int = 0
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (time, rss, fds)
+
+    async def start(self) -> None:
+        port = free_port()
+        self.environment["SCHEDULER_GRPC__PORT"] = str(port)
+        log = (self.data_dir / f"serve-{self.kills}.log").open("wb")
+        self.process = await trio.lowlevel.open_process(
+            scheduler_command("serve"), env=self.environment, stdout=log, stderr=log, cwd=REPO
+        )
+        with trio.fail_after(120):
+            while True:
+                try:
+                    await (await trio.open_tcp_stream("127.0.0.1", port)).aclose()
+                    return
+                except OSError:
+                    await trio.sleep(0.1)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.environment['SCHEDULER_GRPC__PORT']}"
+
+    def sample(self) -> None:
+        assert self.process is not None
+        proc = psutil.Process(self.process.pid)
+        self.samples.append((time.monotonic(), proc.memory_info().rss, proc.num_fds()))
+
+
+async def query(dsn: str, sql: str) -> Any:
+    async def run() -> Any:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await connection.fetchval(sql)
+        finally:
+            await connection.close()
+
+    return await trio_asyncio.aio_as_trio(run)()
+
+
+async def soak(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    root = Path(tempfile.mkdtemp(prefix="scheduler-soak-"))
+    print(f"working in {root}", flush=True)
+    postgres = await trio.to_thread.run_sync(embedded.start_postgres, root / "postgres")
+    redis = [await trio.to_thread.run_sync(embedded.start_redis, root / f"redis{i}") for i in range(3)]
+    faults: dict[str, int] = {"kill": 0, "postgres": 0, "redis": 0, "trickle": 0}
+    instances: list[Instance] = []
+    try:
+        with content_site() as site:
+            names = [f"v{i:04d}" for i in range(args.videos)]
+            for name in names:
+                site.add_video(name, size=rng.randint(20_000, 300_000))
+            feeds = [sorted(rng.sample(names, k=max(1, len(names) // 3))) for _ in range(6)]
+            feeds[0] = sorted(
+                set(feeds[0]) | (set(names) - {n for f in feeds for n in f})
+            )  # every video listed
+            feed_urls = [site.feed(f"feed{i}", videos) for i, videos in enumerate(feeds)]
+            async with running_fake_horahora() as fake:
+                fake.keep_bytes = False
+                for i in range(args.instances):
+                    environment = clean_environment(
+                        SCHEDULER_DATA_DIR=str(root / f"instance{i}"),
+                        SCHEDULER_DATABASE__URL=postgres.url,
+                        SCHEDULER_REDIS__URLS=json.dumps([r.url for r in redis]),
+                        SCHEDULER_GRPC__HOST="127.0.0.1",
+                        SCHEDULER_SITES__ALLOWED=json.dumps(["127.0.0.1"]),
+                        SCHEDULER_VIDEO_SERVICE__KIND="horahora",
+                        SCHEDULER_VIDEO_SERVICE__ADDRESS=fake.address,
+                        SCHEDULER_VIDEO_SERVICE__TIMEOUT_S="20",
+                        SCHEDULER_SCHEDULE__LEASE_S="3",
+                        SCHEDULER_SCHEDULE__POLL_INTERVAL_S="1",
+                        SCHEDULER_LOCK__TTL_S="3",
+                        SCHEDULER_DOWNLOADER__WORKERS="4",
+                        SCHEDULER_DOWNLOADER__ATTEMPTS="1000",  # faults must delay, never fail
+                        SCHEDULER_DOWNLOADER__RETRY_BASE_S="0.5",
+                        SCHEDULER_DOWNLOADER__RETRY_MAX_S="5",
+                        SCHEDULER_DOWNLOADER__TIMEOUT_S="20",
+                        SCHEDULER_SYNC__RETRY_S="2",
+                        SCHEDULER_SHUTDOWN__GRACE_S="2",
+                    )
+                    (root / f"instance{i}").mkdir()
+                    instances.append(Instance(f"instance{i}", root / f"instance{i}", environment))
+                async with trio.open_nursery() as nursery:
+                    for instance in instances:
+                        nursery.start_soon(instance.start)
+                for url in feed_urls:
+                    user = str(rng.randint(1, 5))
+                    done = await trio.run_process(
+                        scheduler_command("schedule", url, "--user", user, "--target", instances[0].target),
+                        capture_stdout=True,
+                        capture_stderr=True,
+                        check=False,
+                    )
+                    assert done.returncode == 0, done.stderr.decode()
+                started = time.monotonic()
+                instances[0].sample()
+                fake.fail_ratio = 0.2
+                deadline = started + args.minutes * 60
+                while time.monotonic() < deadline:
+                    await trio.sleep(rng.uniform(3, 8))
+                    fault = rng.choice(list(faults))
+                    faults[fault] += 1
+                    if fault == "kill" and len(instances) > 1:
+                        victim = rng.choice(instances[1:])  # instances[0] is the survivor we measure
+                        assert victim.process is not None
+                        victim.process.kill()
+                        await victim.process.wait()
+                        victim.kills += 1
+                        await trio.sleep(rng.uniform(0.5, 3))
+                        await victim.start()
+                    elif fault == "postgres":
+                        await trio.to_thread.run_sync(postgres.stop)
+                        await trio.sleep(rng.uniform(1, 3))
+                        postgres = await trio.to_thread.run_sync(embedded.start_postgres, root / "postgres")
+                    elif fault == "redis":
+                        index = rng.randrange(len(redis))
+                        await trio.to_thread.run_sync(redis[index].stop)
+                        await trio.sleep(rng.uniform(1, 3))
+                        redis[index] = await trio.to_thread.run_sync(
+                            embedded.start_redis, root / f"redis{index}"
+                        )
+                    else:
+                        slow = rng.sample(names, k=3)
+                        for name in slow:
+                            site.set_mode(name, "trickle")
+                        await trio.sleep(rng.uniform(2, 5))
+                        for name in slow:
+                            site.set_mode(name, "ok")
+                fake.fail_ratio = 0.0
+                fault_phase_s = time.monotonic() - started
+                with trio.fail_after(args.drain_minutes * 60):
+                    done_sql = "SELECT count(*) FROM videos WHERE status = 'done'"
+                    # Polling on purpose: other processes do the work.
+                    while await query(postgres.url, done_sql) < len(names):  # noqa: ASYNC110
+                        await trio.sleep(1)
+                drained_s = time.monotonic() - started - fault_phase_s
+                instances[0].sample()
+                stuck = await query(postgres.url, "SELECT count(*) FROM videos WHERE lease_owner IS NOT NULL")
+                failed = await query(postgres.url, "SELECT count(*) FROM videos WHERE status = 'failed'")
+                exit_codes = []
+                for instance in instances:
+                    assert instance.process is not None
+                    instance.process.send_signal(signal.SIGTERM)
+                for instance in instances:
+                    assert instance.process is not None
+                    with trio.fail_after(30):
+                        exit_codes.append(await instance.process.wait())
+                uploads: dict[str, list[str]] = {}
+                for upload in fake.uploads:
+                    assert upload.meta is not None
+                    uploads.setdefault(upload.meta.originalID, []).append(upload.video_sha256.hexdigest())
+                expected = {n: hashlib.sha256(site.video_bytes(n)).hexdigest() for n in names}
+        (_, first_rss, first_fds), (_, last_rss, last_fds) = instances[0].samples
+        return {
+            "instances": args.instances,
+            "videos": len(names),
+            "fault phase (s)": round(fault_phase_s),
+            "drain after faults (s)": round(drained_s),
+            "faults injected": faults,
+            "delivered exactly once": sum(len(v) == 1 for v in uploads.values()),
+            "delivered more than once": sum(len(v) > 1 for v in uploads.values()),
+            "second uploads refused by the Video Service": fake.duplicates_refused,
+            "missing": len(set(names) - set(uploads)),
+            "byte-identical": sum(uploads.get(n, [""])[0] == sha for n, sha in expected.items()),
+            "left in flight": stuck,
+            "failed": failed,
+            "exit codes": exit_codes,
+            "survivor RSS (MiB) start -> end": f"{first_rss / 2**20:.1f} -> {last_rss / 2**20:.1f}",
+            "survivor open fds start -> end": f"{first_fds} -> {last_fds}",
+            "_rss_growth": last_rss - first_rss,
+            "_fd_growth": last_fds - first_fds,
+        }
+    finally:
+        for instance in instances:
+            if instance.process is not None and instance.process.returncode is None:
+                instance.process.kill()
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(postgres.stop)
+            for server in redis:
+                await trio.to_thread.run_sync(server.stop)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def verdict(result: dict[str, Any]) -> list[str]:
+    problems = []
+    if result["delivered exactly once"] != result["videos"] or result["missing"]:
+        problems.append("not every video was delivered exactly once")
+    if result["delivered more than once"] or result["second uploads refused by the Video Service"]:
+        problems.append("a video was uploaded twice")
+    if result["byte-identical"] != result["videos"]:
+        problems.append("a delivered video differs from the site's")
+    if result["left in flight"] or result["failed"]:
+        problems.append("videos left in flight or failed")
+    if any(result["exit codes"]):
+        problems.append("an instance did not exit 0 on SIGTERM")
+    if result["_rss_growth"] > 50 * 2**20 or result["_fd_growth"] > 20:
+        problems.append("the survivor's memory or file descriptors grew")
+    return problems
+
+
+def write_report(path: Path, args: argparse.Namespace, result: dict[str, Any], problems: list[str]) -> None:
+    cpu, memory = psutil.cpu_count(), psutil.virtual_memory().total / 2**30
+    rows = "\n".join(f"| {k} | {v} |" for k, v in result.items() if not k.startswith("_"))
+    outcome = "passed" if not problems else "FAILED: " + "; ".join(problems)
+    section = (
+        f"{MARKER_START}\n"
+        f"Last run: `nox -s soak -- --instances {args.instances} --videos {args.videos} "
+        f"--minutes {args.minutes} --seed {args.seed}` on {cpu} cores, {memory:.0f} GiB, "
+        f"{time.strftime('%Y-%m-%d')}: **{outcome}**.\n\n"
+        f"| measure | value |\n|---|---|\n{rows}\n"
+        f"{MARKER_END}"
+    )
+    text = path.read_text()
+    text = re.sub(f"{re.escape(MARKER_START)}.*{re.escape(MARKER_END)}", lambda _: section, text, flags=re.S)
+    path.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=3)
+    parser.add_argument("--videos", type=int, default=300)
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--drain-minutes", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs (printed)")
+    parser.add_argument(
+        "--report",
+        type=lambda s: Path(s) if s else None,
+        default=REPO / "docs" / "reliability.md",
+        help='the page whose soak section the result replaces ("": none)',
+    )
+    args = parser.parse_args()
+    result = trio_asyncio.run(soak, args)
+    problems = verdict(result)
+    for key, value in result.items():
+        if not key.startswith("_"):
+            print(f"{key}: {value}")
+    if args.report:
+        write_report(args.report, args, result, problems)
+    print("PASSED" if not problems else "FAILED: " + "; ".join(problems))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
