@@ -211,3 +211,45 @@ async def test_postgresql_going_away_and_coming_back(redis_url: str, tmp_path: P
                 assert await db.value("SELECT count(*) FROM videos WHERE lease_owner IS NOT NULL") == 0
     finally:
         await trio.to_thread.run_sync(postgres.stop)
+
+
+async def test_a_truncated_download_is_retried_and_leaves_no_partial_file(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    with content_site() as site:
+        site.add_video("cut", size=300_000)
+        site.set_mode("cut", "truncated")  # Content-Length larger than the body
+        feed = site.feed("feed", ["cut"])
+        settings = pipeline_settings(database_url, redis_url, tmp_path, downloader={"retry_base_s": 0.3})
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(db, "SELECT attempts > 0 FROM videos", True)
+            assert not list((tmp_path / "work").glob("*/*/*")), "a partial download survived"
+            site.set_mode("cut", "ok")
+            await wait_for(db, "SELECT status::text FROM videos", "done")
+        [video] = media_files(settings.video_service.directory).values()
+        assert video.read_bytes() == site.video_bytes("cut")
+
+    assert "expected" in await db.value(
+        "SELECT message FROM archival_events WHERE message LIKE 'attempt 1 failed%'"
+    )
+
+
+async def test_a_listing_that_comes_back_empty_removes_nothing(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    with content_site() as site:
+        site.add_video("kept")
+        feed = site.feed("feed", ["kept"])
+        settings = pipeline_settings(database_url, redis_url, tmp_path, sync={"min_backoff_s": 0.3})
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(db, "SELECT status::text FROM videos", "done")
+            site.set_feed_mode("feed", "empty")
+            await wait_for(
+                db, "SELECT count(*) > 0 FROM archival_events WHERE message = 'synced: 0 listed, 0 new'", True
+            )
+            [category] = (await api("ListCategories", pb.ListCategoriesRequest(user_id=1))).categories
+
+    assert (category.total_videos, category.archived_videos, category.subscribers) == (1, 1, 1)
+    assert await db.value("SELECT count(*) FROM subscriptions") == 1

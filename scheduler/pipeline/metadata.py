@@ -7,7 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scheduler.db.store import ClaimedVideo
+from scheduler.pipeline.sanitize import MAX_TEXT, MAX_TITLE, clean_text
 from scheduler.video_service.base import VideoMetadata
+
+MAX_TAGS = 100
+MAX_TAG = 100
 
 
 def video_metadata(video: ClaimedVideo, info: dict[str, Any]) -> VideoMetadata:
@@ -28,11 +32,11 @@ def video_metadata(video: ClaimedVideo, info: dict[str, Any]) -> VideoMetadata:
         website=video.website,
         foreign_id=video.foreign_id,
         url=video.url,
-        title=field("title") or video.foreign_id,
-        description=field("description"),
-        uploader=field("uploader"),
-        uploader_id=str(info.get("uploader_id") or info.get("channel_id") or ""),
-        tags=tuple(str(t) for t in tags if isinstance(t, str | int)),
+        title=clean_text(field("title") or video.foreign_id, MAX_TITLE),
+        description=clean_text(field("description"), MAX_TEXT),
+        uploader=clean_text(field("uploader"), MAX_TITLE),
+        uploader_id=clean_text(str(info.get("uploader_id") or info.get("channel_id") or ""), MAX_TITLE),
+        tags=tuple(clean_text(str(t), MAX_TAG) for t in tags[:MAX_TAGS] if isinstance(t, str | int)),
     )
 
 

@@ -32,8 +32,8 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
-from scheduler.db.store import ClaimedCategory, Store
-from scheduler.pipeline import ytdlp
+from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
+from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
@@ -217,6 +217,7 @@ class Pipeline:
                 videos = await _in_thread(
                     ytdlp.list_category, category.url, category.website, self.settings.downloader, first
                 )
+            videos = [v for v in map(sanitize.clean_listed, videos) if v is not None]
             outcome = await aio(self.db.finish_sync)(
                 category, videos, min_backoff_s=sync.min_backoff_s, max_backoff_factor=sync.max_backoff_factor
             )
@@ -299,12 +300,7 @@ class Pipeline:
             size = downloaded.video_path.stat().st_size
             await aio(self.db.set_progress)(video.id, job.status, size, size)
             service_id = await self._video_service.upload(
-                DownloadedVideo(
-                    metadata=video_metadata(video, downloaded.info),
-                    video_path=downloaded.video_path,
-                    info_json_path=downloaded.info_json_path,
-                    thumbnail_path=downloaded.thumbnail_path,
-                )
+                await trio.to_thread.run_sync(_bounded, video, downloaded)
             )
             await self._finish(job, service_id, f"delivered to the Video Service as {service_id}")
         finally:
@@ -322,7 +318,7 @@ class Pipeline:
         if isinstance(error, trio.TooSlowError):
             reason = f"timed out after {self.settings.downloader.timeout_s:g}s"
         else:
-            reason = str(error).strip() or type(error).__name__
+            reason = sanitize.clean_text(str(error).strip() or type(error).__name__, 500)
         downloader = self.settings.downloader
         # A file over the size limit stays over it: no point trying again.
         attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
@@ -404,6 +400,17 @@ async def _shielded(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
             return None
     log.warning("a bookkeeping write did not finish within %ss", CLEANUP_S)
     return None
+
+
+def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded) -> DownloadedVideo:
+    """What goes to the Video Service: clean metadata, a bounded info JSON, a real image or none."""
+    thumbnail = downloaded.thumbnail_path
+    return DownloadedVideo(
+        metadata=video_metadata(video, downloaded.info),
+        video_path=downloaded.video_path,
+        info_json_path=sanitize.bounded_info_json(downloaded.info_json_path, downloaded.info),
+        thumbnail_path=thumbnail if thumbnail is not None and sanitize.is_image(thumbnail) else None,
+    )
 
 
 def _fresh_directory(path: Path) -> None:

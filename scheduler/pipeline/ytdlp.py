@@ -196,6 +196,6 @@ def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
 
 
 def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    message = text[0] if text else type(error).__name__
-    return message.removeprefix("ERROR: ")[:500]
+    """yt-dlp's message without its "ERROR:" prefix, on one line (it may carry a \r)."""
+    lines = [line.strip() for line in str(error).replace("ERROR:", "", 1).splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__)[:500]

@@ -1,0 +1,71 @@
+"""What comes from sites is hostile until trimmed (pure, but for the file checks).
+
+Titles, descriptions, ids and error messages are capped in length and rid of control
+and bidirectional-override characters (which can make an event log lie about what it
+says). Ids too long for an index are replaced by a hash; an oversized info JSON by its
+essentials; a "thumbnail" that is not an image is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from scheduler.db.store import ListedVideo
+
+MAX_ID = 255
+MAX_TITLE = 1_000
+MAX_TEXT = 10_000
+MAX_URL = 8_192
+MAX_INFO_JSON = 8 * 2**20
+MAX_THUMBNAIL = 5 * 2**20
+# C0/C1 controls but tab and newline; bidi embeddings, overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+_INFO_ESSENTIALS = ("id", "title", "description", "uploader", "uploader_id", "channel_id", "tags",
+                    "upload_date", "timestamp", "duration", "webpage_url", "extractor", "ext")  # fmt: skip
+
+
+def clean_text(text: str, limit: int) -> str:
+    cleaned = _UNSAFE.sub("", text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def clean_id(foreign_id: str) -> str:
+    """The id as it is when it is reasonable; else a stable hash of it."""
+    if foreign_id and len(foreign_id) <= MAX_ID and not _UNSAFE.search(foreign_id):
+        return foreign_id
+    return "sha256-" + hashlib.sha256(foreign_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clean_listed(video: ListedVideo) -> ListedVideo | None:
+    """The listed video fit to store, or None when its URL is beyond any real one."""
+    if len(video.url) > MAX_URL:
+        return None
+    listed = {k: clean_text(v, MAX_TITLE if k == "title" else MAX_TEXT) for k, v in video.listed.items()}
+    return replace(
+        video, foreign_id=clean_id(video.foreign_id), title=clean_text(video.title, MAX_TITLE), listed=listed
+    )
+
+
+def is_image(path: Path) -> bool:
+    """Small enough, and starts like a JPEG, PNG, GIF or WebP."""
+    if path.stat().st_size > MAX_THUMBNAIL:
+        return False
+    with path.open("rb") as file:
+        head = file.read(12)
+    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def bounded_info_json(path: Path, info: dict[str, Any]) -> Path:
+    """The info JSON as yt-dlp wrote it, or, past MAX_INFO_JSON, a file of its essentials."""
+    if path.is_file() and path.stat().st_size <= MAX_INFO_JSON:
+        return path
+    essentials = {k: info[k] for k in _INFO_ESSENTIALS if k in info}
+    trimmed = path.with_name("info.trimmed.json")
+    trimmed.write_text(json.dumps(essentials, ensure_ascii=False, default=str)[:MAX_INFO_JSON])
+    return trimmed
