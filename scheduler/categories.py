@@ -58,7 +58,10 @@ def from_seed(site: Site, kind: Kind, value: str, allowed: tuple[str, ...]) -> C
     if _CONTROL.search(value):
         raise InvalidArgument("value", "must not contain control characters")
     url = _seed_url(site, kind, value)
-    return CategoryTarget(*_normalise(url, allowed, "url"), kind)
+    if len(url) > MAX_URL_LENGTH:  # percent-encoding can multiply a value's length by 12
+        raise InvalidArgument("value", f"makes a URL longer than {MAX_URL_LENGTH} characters")
+    # The host comes from the site: a refusal names it.
+    return CategoryTarget(*_normalise(url, allowed, "site"), kind)
 
 
 def _seed_url(site: Site, kind: Kind, value: str) -> str:

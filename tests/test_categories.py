@@ -324,8 +324,13 @@ def test_seed_value_of_200_characters_is_accepted() -> None:
 
 
 def test_seed_host_must_still_be_allowed() -> None:
-    with pytest.raises(InvalidArgument, match=r"^url: host www\.nicovideo\.jp is not allowed$"):
+    with pytest.raises(InvalidArgument, match=r"^site: host www\.nicovideo\.jp is not allowed$"):
         from_seed(Site.NICONICO, Kind.TAG, "YTPMV", ("youtube.com",))
+
+
+def test_a_seed_value_too_long_once_encoded_names_the_value() -> None:
+    with pytest.raises(InvalidArgument, match=r"^value: makes a URL longer than 2048 characters$"):
+        from_seed(Site.NICONICO, Kind.TAG, "\N{MUSICAL NOTE}" * 200, ALLOWED)
 
 
 def test_escaped_percent_in_query_survives_normalisation() -> None:

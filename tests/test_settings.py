@@ -74,7 +74,20 @@ def test_defaults_load_without_any_configuration() -> None:
 
 
 def test_default_allowed_sites_are_niconico_youtube_and_bilibili() -> None:
-    assert load().sites.allowed == DEFAULT_ALLOWED
+    allowed = load().sites.allowed
+    assert set(DEFAULT_ALLOWED) <= set(allowed)
+    # Beyond the sites themselves, only their media and image servers.
+    assert {p for p in allowed if p not in DEFAULT_ALLOWED} == {
+        "*.nimg.jp",
+        "*.dmc.nico",
+        "*.domand.nicovideo.jp",
+        "*.googlevideo.com",
+        "*.ytimg.com",
+        "*.ggpht.com",
+        "*.bilivideo.com",
+        "*.bilivideo.cn",
+        "*.hdslb.com",
+    }
 
 
 def test_parse_of_the_shipped_defaults_equals_load() -> None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import asyncpg
+from google.protobuf.message import DecodeError
 from grpclib import GRPCError, Status
 from grpclib.server import Stream
 
@@ -48,11 +49,20 @@ async def unary(
     handle: Callable[[Request], Awaitable[Response]],
 ) -> None:
     """Receives the request, runs `handle`, sends its response, mapping errors."""
-    request = await stream.recv_message()
-    assert request is not None, "grpclib delivers a unary request before calling the handler"
     with status_mapping(stream):
-        response = await handle(request)
+        response = await handle(await receive(stream))
     await stream.send_message(response)
+
+
+async def receive(stream: Stream[Request, Any]) -> Request:
+    """The request message; a body that is not one is the client's error, not ours."""
+    try:
+        request = await stream.recv_message()
+    except DecodeError:
+        raise InvalidArgument("request", "not a valid message of this method's type") from None
+    if request is None:
+        raise InvalidArgument("request", "the stream ended without a message")
+    return request
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from dataclasses import replace
 from grpclib.server import Stream
 
 from scheduler.api import convert, validation
-from scheduler.api.errors import status_mapping, unary
+from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
 from scheduler.db.store import Store
 from scheduler.v1 import scheduler_pb2 as pb
@@ -85,8 +85,8 @@ class SchedulerService(SchedulerBase):
         return pb.ListDownloadsResponse(downloads=[convert.download(r) for r in rows])
 
     async def WatchDownloads(self, stream: Stream[pb.WatchDownloadsRequest, pb.Download]) -> None:
-        await stream.recv_message()
         with status_mapping(stream):
+            await receive(stream)
             async with self._changes.subscribe() as changes:  # before the first read: miss nothing
                 await stream.send_initial_metadata()  # the client knows it is following now
                 for row in await self._store.list_downloads(validation.MAX_LIMIT):

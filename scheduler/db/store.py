@@ -20,6 +20,9 @@ import asyncpg
 from scheduler.categories import CategoryTarget
 from scheduler.errors import NotFound, PermissionDenied
 
+# A hostile feed may list thousands of refused entries: events for the first ones only.
+MAX_REFUSED_EVENTS = 20
+
 
 def _load_queries() -> dict[str, str]:
     text = resources.files("scheduler.db").joinpath("queries.sql").read_text("utf-8")
@@ -342,13 +345,15 @@ class Pipeline:
         self,
         category: ClaimedCategory,
         videos: list[ListedVideo],
+        refused: list[str],
         *,
         min_backoff_s: float,
         max_backoff_factor: int,
     ) -> SyncOutcome | None:
-        """Stores the listing (oldest first) in one transaction; None if the lease was lost."""
+        """Stores the listing (oldest first) and an event per refused entry (the first
+        MAX_REFUSED_EVENTS) in one transaction; None if the lease was lost."""
         try:
-            return await self._finish_sync(category, videos, min_backoff_s, max_backoff_factor)
+            return await self._finish_sync(category, videos, refused, min_backoff_s, max_backoff_factor)
         except _LeaseLost:
             return None
 
@@ -356,6 +361,7 @@ class Pipeline:
         self,
         category: ClaimedCategory,
         videos: list[ListedVideo],
+        refused: list[str],
         min_backoff_s: float,
         max_backoff_factor: int,
     ) -> SyncOutcome:
@@ -378,6 +384,10 @@ class Pipeline:
             if row is None:
                 raise _LeaseLost  # rolls the listing back: the category's new owner syncs it
             message = f"synced: {len(videos)} listed, {new} new"
+            if refused:
+                message += f", {len(refused)} refused"
+                shown = refused[:MAX_REFUSED_EVENTS]
+                await conn.executemany(Q["add_event"], [(category.id, None, f"entry {r}") for r in shown])
             await conn.execute(Q["add_event"], category.id, None, message)
             if new or category.disable_download_cache:
                 await conn.execute(Q["notify_work"])

@@ -214,12 +214,24 @@ class Pipeline:
         )
         try:
             with trio.fail_after(self.settings.downloader.timeout_s):
-                videos = await _in_thread(
-                    ytdlp.list_category, category.url, category.website, self.settings.downloader, first
+                listing = await _in_thread(
+                    ytdlp.list_category,
+                    category.url,
+                    category.website,
+                    self.settings.downloader,
+                    self.settings.sites.allowed,
+                    first,
                 )
-            videos = [v for v in map(sanitize.clean_listed, videos) if v is not None]
+            if listing.refused:
+                log.warning("category %d: %d entries refused", category.id, len(listing.refused))
+            videos = [v for v in map(sanitize.clean_listed, listing.videos) if v is not None]
+            refused = [sanitize.clean_text(r, 500) for r in listing.refused]
             outcome = await aio(self.db.finish_sync)(
-                category, videos, min_backoff_s=sync.min_backoff_s, max_backoff_factor=sync.max_backoff_factor
+                category,
+                videos,
+                refused,
+                min_backoff_s=sync.min_backoff_s,
+                max_backoff_factor=sync.max_backoff_factor,
             )
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
@@ -294,7 +306,12 @@ class Pipeline:
             await trio.to_thread.run_sync(_fresh_directory, workdir)
             with trio.fail_after(self.settings.downloader.timeout_s):
                 downloaded = await _in_thread(
-                    ytdlp.download, video.url, workdir, self.settings.downloader, job.progress
+                    ytdlp.download,
+                    video.url,
+                    workdir,
+                    self.settings.downloader,
+                    job.progress,
+                    self.settings.sites.allowed,
                 )
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size

@@ -5,13 +5,20 @@ abandoning the thread). A YoutubeDL instance is not thread-safe, so each call ma
 its own. The progress hook (downloads) and the logger (listings) ask Trio whether the
 calling task was cancelled and stop yt-dlp if so: a cancelled Trio scope (a timeout,
 CancelDownload, a shutdown) really stops the thread's work.
+
+Every URL fetched passes `netguard.check_url` (against SSRF): the listing's entries, the
+video's URL, and every request yt-dlp then sends, each redirect included (see
+`GuardedYoutubeDL`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-from collections.abc import Iterable
+import socket
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +26,18 @@ from urllib.parse import urlsplit
 
 import trio
 import yt_dlp
+from yt_dlp.downloader import get_suitable_downloader
+from yt_dlp.downloader.dash import DashSegmentsFD
+from yt_dlp.downloader.f4m import F4mFD
+from yt_dlp.downloader.hls import HlsFD
+from yt_dlp.downloader.http import HttpFD
+from yt_dlp.downloader.ism import IsmFD
+from yt_dlp.downloader.mhtml import MhtmlFD
+from yt_dlp.networking._urllib import UrllibRH
+from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadCancelled, unsmuggle_url
 
+from scheduler import netguard
 from scheduler.db.store import ListedVideo
 from scheduler.settings import DownloaderSettings
 
@@ -35,6 +52,11 @@ class YtdlpError(Exception):
 
 class TooLarge(YtdlpError):
     pass
+
+
+class RefusedUrl(YtdlpError):
+    """A URL it needed (the video's, a redirect's, ...) failed netguard.check_url;
+    str() is the Refused reason."""
 
 
 def stop_if_cancelled() -> None:
@@ -81,31 +103,155 @@ def _common_options(settings: DownloaderSettings) -> dict[str, Any]:
     return options
 
 
-def list_category(url: str, website: str, settings: DownloaderSettings, first: int = 0) -> list[ListedVideo]:
-    """The category's videos, oldest first, from a flat listing (no page per video).
-    `first` > 0 reads only that many entries from the top (the newest)."""
+# Downloaders that fetch only through ydl.urlopen, so through the checked handler. Others
+# (ffmpeg, aria2c, rtmpdump, websockets) open connections of their own.
+_CHECKED_DOWNLOADERS = (HttpFD, HlsFD, DashSegmentsFD, IsmFD, F4mFD, MhtmlFD)
+_GUARD_OPTIONS: dict[str, Any] = {
+    "enable_file_urls": False,
+    "hls_prefer_native": True,  # HLS by HlsFD, not ffmpeg
+    # A fragment that cannot be fetched (refused among others) fails the download instead
+    # of leaving a video with a hole in it.
+    "skip_unavailable_fragments": False,
+    # HlsFD hands streams it cannot read (some encryptions) to ffmpeg itself, bypassing
+    # `dl`: no network protocol for ffmpeg's input, so that fails instead of fetching.
+    "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "crypto,data"]},
+}
+
+
+class _RefusedRequest(TransportError):  # type: ignore[misc]  # yt-dlp is untyped
+    """A refused request, as yt-dlp's networking reports failures: a RequestError (yt-dlp
+    passes those on; any other exception from a handler is logged as a bug and the next
+    handler tried), a TransportError (yt-dlp treats it as an unreachable server: an
+    optional request such as a thumbnail is skipped, a needed one fails)."""
+
+
+class _CheckEveryRequest(urllib.request.BaseHandler):
+    """In a urllib opener: check_url on each request it opens, before connecting. A
+    redirect is opened as a new request, so every hop passes here."""
+
+    handler_order = 1000  # after yt-dlp's preprocessing rewrote the URL: check what is sent
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self._allowed = allowed
+
+    def http_request(self, request: urllib.request.Request) -> urllib.request.Request:
+        try:
+            netguard.check_url(request.full_url, self._allowed)
+        except netguard.Refused as refused:
+            raise _RefusedRequest(str(refused), cause=refused) from refused
+        return request
+
+    # ftp is refused by check_url; urllib would otherwise follow a redirect to it.
+    https_request = ftp_request = http_request
+
+
+class _CheckedUrllibRH(UrllibRH):  # type: ignore[misc]
+    """yt-dlp's urllib request handler, its openers checking every request."""
+
+    def __init__(self, *, allowed: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._allowed = allowed
+
+    def _create_instance(self, *args: Any, **kwargs: Any) -> Any:
+        opener = super()._create_instance(*args, **kwargs)
+        opener.add_handler(_CheckEveryRequest(self._allowed))
+        return opener
+
+
+class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
+    """A YoutubeDL whose every request and redirect passes check_url, and which
+    downloads only with downloaders that fetch through those requests."""
+
+    def __init__(self, params: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        self._allowed = allowed  # before YoutubeDL.__init__, which may send requests
+        super().__init__(params | _GUARD_OPTIONS)
+
+    def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
+        # The checked handler alone, not every one installed (requests, curl_cffi,
+        # websockets): whichever extractor or downloader calls ydl.urlopen, it sends.
+        checked = functools.partial(_CheckedUrllibRH, allowed=self._allowed)
+        return super().build_request_director([checked], preferences)
+
+    def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
+        # yt-dlp picks each format's downloader here; it would pick the same class again.
+        downloader = get_suitable_downloader(info, self.params, to_stdout=name == "-")
+        if downloader not in _CHECKED_DOWNLOADERS:
+            shown = downloader.__name__ if downloader else "several downloaders"
+            raise netguard.Refused(str(info.get("url")), f"needs {shown}, which fetches outside the checks")
+        return super().dl(name, info, subtitle, test)
+
+
+def _check(url: str, allowed: tuple[str, ...]) -> None:
+    try:
+        netguard.check_url(url, allowed)
+    except netguard.Refused as refused:
+        raise RefusedUrl(str(refused)) from None
+
+
+def _refusal(error: BaseException) -> netguard.Refused | None:
+    """The Refused behind a yt-dlp error, however yt-dlp wrapped it (`cause`,
+    `exc_info`, or Python's own chaining)."""
+    pending: list[object] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        if isinstance(current, netguard.Refused):
+            return current
+        seen.add(id(current))
+        exc_info = getattr(current, "exc_info", None)
+        pending += [current.__cause__, current.__context__, getattr(current, "cause", None)]
+        pending += [exc_info[1]] if isinstance(exc_info, tuple) and len(exc_info) > 1 else []
+    return None
+
+
+def _failure(error: Exception) -> YtdlpError:
+    refused = _refusal(error)
+    return RefusedUrl(str(refused)) if refused else YtdlpError(_one_line(error))
+
+
+@dataclass(frozen=True)
+class Listing:
+    videos: list[ListedVideo]  # oldest first
+    refused: list[str]  # one line per entry dropped by check_url: its Refused reason
+
+
+def list_category(
+    url: str, website: str, settings: DownloaderSettings, allowed: tuple[str, ...], first: int = 0
+) -> Listing:
+    """The category's videos, oldest first, from a flat listing (no page per video), and
+    the entries refused. `first` > 0 reads only that many entries from the top (the newest).
+    Raises RefusedUrl when the category's URL, or a request of the listing, is refused."""
+    _check(url, allowed)
     options = _common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     if first:
         options["playlistend"] = first
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with GuardedYoutubeDL(options, allowed) as ydl:
             info = ydl.extract_info(url, download=False)
     except DownloadCancelled:
         raise
     except Exception as error:  # yt-dlp raises many kinds; all mean "this listing failed"
-        raise YtdlpError(_one_line(error)) from None
+        raise _failure(error) from None
     if not isinstance(info, dict):
         raise YtdlpError("yt-dlp returned nothing")
     entries = info.get("entries") if info.get("_type") == "playlist" else [info]
-    return listed_videos(entries or [], website)
+    # Entries mostly share a few hosts: resolve each once per listing.
+    resolve = functools.lru_cache(maxsize=64)(socket.getaddrinfo)
+    return listed_videos(
+        entries or [], website, functools.partial(netguard.check_url, allowed=allowed, resolve=resolve)
+    )
 
 
-def listed_videos(entries: Iterable[Any], website: str) -> list[ListedVideo]:
+def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], None]) -> Listing:
     """Flat entries (newest first, as sites and feeds list them) -> videos oldest first,
-    each once. An entry without an id (a feed's enclosure) gets a stable one: the feed
-    item's guid that yt-dlp smuggles into the URL, else a hash of the URL."""
+    each once, without the entries whose URL `check` refuses. An entry without an id (a
+    feed's enclosure) gets a stable one: the feed item's guid that yt-dlp smuggles into
+    the URL, else a hash of the URL."""
     seen: set[tuple[str, str]] = set()
     videos = []
+    refused = []
     for entry in entries:
         if not isinstance(entry, dict):
             continue
@@ -113,6 +259,11 @@ def listed_videos(entries: Iterable[Any], website: str) -> list[ListedVideo]:
         if not isinstance(raw_url, str) or not raw_url:
             continue
         url, smuggled = unsmuggle_url(raw_url, {})
+        try:
+            check(url)
+        except netguard.Refused as error:
+            refused.append(str(error))
+            continue
         host = (urlsplit(url).hostname or "").lower() or website
         foreign_id = str(entry.get("id") or (smuggled or {}).get("force_videoid") or _url_id(url))
         if (host, foreign_id) in seen:
@@ -121,7 +272,7 @@ def listed_videos(entries: Iterable[Any], website: str) -> list[ListedVideo]:
         listed = {k: str(entry[k]) for k in ("title", "description", "uploader", "thumbnail") if entry.get(k)}
         videos.append(ListedVideo(host, foreign_id, url, listed.get("title", ""), listed))
     videos.reverse()
-    return videos
+    return Listing(videos, refused)
 
 
 def _url_id(url: str) -> str:
@@ -144,8 +295,12 @@ class Downloaded:
     thumbnail_path: Path | None
 
 
-def download(url: str, workdir: Path, settings: DownloaderSettings, progress: Progress) -> Downloaded:
-    """Downloads one video with its info JSON and thumbnail into `workdir`."""
+def download(
+    url: str, workdir: Path, settings: DownloaderSettings, progress: Progress, allowed: tuple[str, ...]
+) -> Downloaded:
+    """Downloads one video with its info JSON and thumbnail into `workdir`. Raises
+    RefusedUrl when its URL, or a request of the download, is refused."""
+    _check(url, allowed)
 
     def hook(status: dict[str, Any]) -> None:
         stop_if_cancelled()
@@ -169,7 +324,7 @@ def download(url: str, workdir: Path, settings: DownloaderSettings, progress: Pr
     if settings.format_sort:
         options["format_sort"] = list(settings.format_sort)
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with GuardedYoutubeDL(options, allowed) as ydl:
             info = ydl.extract_info(url, download=True)
             info = ydl.sanitize_info(info)
     except DownloadCancelled:
@@ -180,9 +335,9 @@ def download(url: str, workdir: Path, settings: DownloaderSettings, progress: Pr
         cause = error.exc_info[1] if error.exc_info else None
         if isinstance(cause, TooLarge | DownloadCancelled):
             raise cause from None
-        raise YtdlpError(_one_line(error)) from None
+        raise _failure(error) from None
     except Exception as error:
-        raise YtdlpError(_one_line(error)) from None
+        raise _failure(error) from None
     return _collect(workdir, info)
 
 
