@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -195,6 +196,18 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_CREDENTIALS = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]*)@")
+
+
+def redact(value: Any) -> Any:
+    """The value with any URL's password replaced: settings errors must not print secrets."""
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(r"\1:***@", value)
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
 def variable(*path: str) -> str:
     """The environment variable that sets a key: ("grpc", "port") -> SCHEDULER_GRPC__PORT."""
     return "_".join([ENV_PREFIX, "__".join(p.upper() for p in path)])
@@ -281,7 +294,7 @@ class _Reader:
         return value
 
     def _fail(self, path: tuple[str, ...], problem: str, value: Any) -> SettingsError:
-        return SettingsError(f"{variable(*path)}: {problem}, got {value!r}")
+        return SettingsError(f"{variable(*path)}: {problem}, got {redact(value)!r}")
 
     def string(self, path: tuple[str, ...], *, allow_empty: bool = True) -> str:
         value = self._get(path)

@@ -246,3 +246,50 @@ async def asyncio_sleep_forever() -> None:
     import asyncio
 
     await asyncio.Event().wait()
+
+
+SECRETS = {
+    "SCHEDULER_DATABASE__URL": "postgresql://scheduler:db-pass-TOPSECRET@127.0.0.1:1/archive",
+    "SCHEDULER_REDIS__URLS": '["redis://:redis-pass-TOPSECRET@127.0.0.1:1/0"]',
+    "SCHEDULER_DOWNLOADER__PROXY": "http://user:proxy-pass-TOPSECRET@127.0.0.1:1",
+    "SCHEDULER_GRPC__TOKENS": '["token-TOPSECRET-0123456789"]',
+}
+
+
+async def test_secrets_never_reach_the_output_of_a_failing_start(tmp_path: Path) -> None:
+    """Nothing answers on port 1: `serve` fails to start and says why, without a secret."""
+    result = await trio.run_process(
+        scheduler_command("serve"),
+        env=clean_environment(SCHEDULER_DATA_DIR=str(tmp_path), **SECRETS),
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+
+    output = (result.stdout + result.stderr).decode()
+    assert result.returncode == 1
+    assert "cannot start" in output
+    assert "TOPSECRET" not in output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SCHEDULER_DATABASE__URL", "mysql://scheduler:db-pass-TOPSECRET@db/archive"),
+        ("SCHEDULER_REDIS__URLS", '["http://:redis-pass-TOPSECRET@cache:6379"]'),
+        ("SCHEDULER_DOWNLOADER__PROXY", "gopher://user:proxy-pass-TOPSECRET@proxy:70"),
+    ],
+    ids=["database", "redis", "proxy"],
+)
+async def test_a_bad_setting_is_named_without_its_password(variable: str, value: str) -> None:
+    result = await trio.run_process(
+        scheduler_command("serve"),
+        env=clean_environment(**{variable: value}),
+        capture_stderr=True,
+        check=False,
+    )
+
+    [line] = result.stderr.decode().splitlines()
+    assert result.returncode == 2
+    assert line.startswith(f"scheduler: {variable}: ")
+    assert "TOPSECRET" not in line and ":***@" in line

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import redis
 import trio
 
 from tests.conftest import ALLOWED_SITES, Database
@@ -199,5 +200,39 @@ async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
     [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
     assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
     assert "stopping gracefully" in log.read_text()
+    lock_key = f"scheduler:lock:{site.host}:slow"
+    assert await trio.to_thread.run_sync(redis.Redis.from_url(redis_url).exists, lock_key) == 0  # given back
     assert f"video {await db.value('SELECT id FROM videos')} ({site.host} slow): downloading" in watched
     assert not list((tmp_path / "work").glob("*/*")), "a partial download survived"
+
+
+async def test_a_second_signal_stops_at_once_and_still_gives_the_video_back(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    port = free_port()
+    env = service_environment(database_url, redis_url, port, tmp_path) | {
+        "SCHEDULER_SHUTDOWN__GRACE_S": "300",  # the first signal alone would wait minutes
+        "SCHEDULER_SCHEDULE__POLL_INTERVAL_S": "0.2",
+    }
+    log = tmp_path / "serve.log"
+    with content_site() as site:
+        site.add_video("slow", size=10_000_000)
+        site.set_mode("slow", "trickle")
+        feed = site.feed("feed", ["slow"])
+        async with scheduler_process(env, log, "serve") as serve:
+            with trio.fail_after(60):
+                await wait_until_listening(port, serve, log)
+            await cli("schedule", feed, "--user", "1", "--target", f"127.0.0.1:{port}")
+            with trio.fail_after(60):
+                while await db.value("SELECT status::text FROM videos") != "downloading":  # noqa: ASYNC110
+                    await trio.sleep(0.1)
+
+            serve.send_signal(signal.SIGTERM)
+            await trio.sleep(0.5)
+            serve.send_signal(signal.SIGINT)
+            with trio.fail_after(15):
+                assert await serve.wait() == 0, log.read_text()
+
+    [row] = await db.fetch("SELECT status::text, lease_owner FROM videos")
+    assert (row["status"], row["lease_owner"]) == ("pending", None)
+    assert "again: stopping now" in log.read_text()

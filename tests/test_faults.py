@@ -253,3 +253,13 @@ async def test_a_listing_that_comes_back_empty_removes_nothing(
 
     assert (category.total_videos, category.archived_videos, category.subscribers) == (1, 1, 1)
     assert await db.value("SELECT count(*) FROM subscriptions") == 1
+
+
+def test_workers_back_off_exponentially_while_the_database_is_away() -> None:
+    from scheduler.pipeline.pipeline import Backoff, retry_delay
+
+    backoff = Backoff(first_s=0.5, most_s=30.0)
+    assert [backoff.failed() for _ in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    backoff.succeeded()
+    assert backoff.failed() == 0.5
+    assert [retry_delay(n, 60.0, 21600.0) for n in (1, 2, 3, 10)] == [60.0, 120.0, 240.0, 21600.0]

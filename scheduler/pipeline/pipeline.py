@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 CLAIM_BATCH = 16
 # Writes that must happen even while the instance stops (giving a lease back) get this long.
 CLEANUP_S = 5.0
-ERROR_PAUSE_S = 1.0
 PROGRESS_INTERVAL_S = 1.0
 CANCELLED_BY_USER = "cancelled by CancelDownload"
 
@@ -77,6 +76,20 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True  # someone else's process
     return True
+
+
+class Backoff:
+    """Pauses after consecutive failures (the database away): 0.5 s, 1 s, 2 s, ... 30 s (pure)."""
+
+    def __init__(self, first_s: float = 0.5, most_s: float = 30.0) -> None:
+        self.first_s, self.most_s, self.failures = first_s, most_s, 0
+
+    def failed(self) -> float:
+        self.failures += 1
+        return retry_delay(self.failures, self.first_s, self.most_s)
+
+    def succeeded(self) -> None:
+        self.failures = 0
 
 
 def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
@@ -163,6 +176,7 @@ class Pipeline:
 
     async def _poller(self, send: trio.MemorySendChannel[Job], *, task_status: trio.TaskStatus[None]) -> None:
         schedule = self.settings.schedule
+        backoff = Backoff()
         async with send:
             task_status.started()
             while True:
@@ -176,10 +190,12 @@ class Pipeline:
                     claimed = await aio(self.db.claim_videos)(
                         wanted, schedule.lease_s, self.settings.approval.required
                     )
+                    backoff.succeeded()
                 except Exception as error:
                     claimed = []
-                    log.warning("claiming videos failed: %s", error)
-                    await trio.sleep(ERROR_PAUSE_S)
+                    pause = backoff.failed()
+                    log.warning("claiming videos failed (%s); pausing %.1fs", error, pause)
+                    await trio.sleep(pause)
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
                 for video in claimed:
@@ -191,14 +207,17 @@ class Pipeline:
     async def _syncer(self, *, task_status: trio.TaskStatus[None]) -> None:
         # A listing may take up to the download timeout; the lease outlasts it.
         lease_s = self.settings.downloader.timeout_s + self.settings.schedule.lease_s
+        backoff = Backoff()
         task_status.started()
         while True:
             seen = self._wakeup.generation
             try:
                 category = await aio(self.db.claim_category)(lease_s)
+                backoff.succeeded()
             except Exception as error:
-                log.warning("claiming a category failed: %s", error)
-                await trio.sleep(ERROR_PAUSE_S)
+                pause = backoff.failed()
+                log.warning("claiming a category failed (%s); pausing %.1fs", error, pause)
+                await trio.sleep(pause)
                 continue
             if category is None:
                 await self._wakeup.wait(seen, self.settings.schedule.poll_interval_s)
