@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -13,7 +16,7 @@ import redis
 import trio
 
 from tests.conftest import ALLOWED_SITES, Database
-from tests.content_site import content_site
+from tests.content_site import ContentSite, content_site
 from tests.support import (
     clean_environment,
     free_port,
@@ -163,12 +166,22 @@ async def test_serve_with_nothing_configured_runs_embedded_servers_and_leaves_no
     assert not [p for p in servers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
-async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
-    database_url: str, redis_url: str, tmp_path: Path, db: Database
-) -> None:
+@dataclass
+class SlowDownload:
+    serve: trio.Process
+    port: int
+    site: ContentSite
+    log: Path
+
+
+@asynccontextmanager
+async def serving_a_slow_download(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database, grace_s: float
+) -> AsyncIterator[SlowDownload]:
+    """`scheduler serve` as a process, in the middle of a download that trickles."""
     port = free_port()
     env = service_environment(database_url, redis_url, port, tmp_path) | {
-        "SCHEDULER_SHUTDOWN__GRACE_S": "1",
+        "SCHEDULER_SHUTDOWN__GRACE_S": str(grace_s),
         "SCHEDULER_SCHEDULE__POLL_INTERVAL_S": "0.2",
     }
     log = tmp_path / "serve.log"
@@ -179,24 +192,33 @@ async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
         async with scheduler_process(env, log, "serve") as serve:
             with trio.fail_after(60):
                 await wait_until_listening(port, serve, log)
-            watch = await trio.lowlevel.open_process(
-                scheduler_command("watch", "--target", f"127.0.0.1:{port}"),
-                stdout=subprocess.PIPE,
-                env=clean_environment(),
-            )
             await cli("schedule", feed, "--user", "1", "--target", f"127.0.0.1:{port}")
             with trio.fail_after(60):
                 while await db.value("SELECT status::text FROM videos") != "downloading":  # noqa: ASYNC110
                     await trio.sleep(0.1)
+            yield SlowDownload(serve, port, site, log)
 
-            serve.send_signal(signal.SIGTERM)
-            with trio.fail_after(30):
-                assert await serve.wait() == 0, log.read_text()
-            with trio.fail_after(10):
-                await watch.wait()  # the stream ends with the service
-            assert watch.stdout is not None
-            watched = (await watch.stdout.receive_some(65536)).decode()
 
+async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    async with serving_a_slow_download(database_url, redis_url, tmp_path, db, grace_s=1) as running:
+        watch = await trio.lowlevel.open_process(
+            scheduler_command("watch", "--target", f"127.0.0.1:{running.port}"),
+            stdout=subprocess.PIPE,
+            env=clean_environment(),
+        )
+        await trio.sleep(0.5)  # it has shown what is in flight
+
+        running.serve.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            assert await running.serve.wait() == 0, running.log.read_text()
+        with trio.fail_after(10):
+            await watch.wait()  # the stream ends with the service
+        assert watch.stdout is not None
+        watched = (await watch.stdout.receive_some(65536)).decode()
+
+    site, log = running.site, running.log
     [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
     assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
     assert "stopping gracefully" in log.read_text()
@@ -209,29 +231,14 @@ async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
 async def test_a_second_signal_stops_at_once_and_still_gives_the_video_back(
     database_url: str, redis_url: str, tmp_path: Path, db: Database
 ) -> None:
-    port = free_port()
-    env = service_environment(database_url, redis_url, port, tmp_path) | {
-        "SCHEDULER_SHUTDOWN__GRACE_S": "300",  # the first signal alone would wait minutes
-        "SCHEDULER_SCHEDULE__POLL_INTERVAL_S": "0.2",
-    }
-    log = tmp_path / "serve.log"
-    with content_site() as site:
-        site.add_video("slow", size=10_000_000)
-        site.set_mode("slow", "trickle")
-        feed = site.feed("feed", ["slow"])
-        async with scheduler_process(env, log, "serve") as serve:
-            with trio.fail_after(60):
-                await wait_until_listening(port, serve, log)
-            await cli("schedule", feed, "--user", "1", "--target", f"127.0.0.1:{port}")
-            with trio.fail_after(60):
-                while await db.value("SELECT status::text FROM videos") != "downloading":  # noqa: ASYNC110
-                    await trio.sleep(0.1)
-
-            serve.send_signal(signal.SIGTERM)
-            await trio.sleep(0.5)
-            serve.send_signal(signal.SIGINT)
-            with trio.fail_after(15):
-                assert await serve.wait() == 0, log.read_text()
+    # A grace of 300 s: the first signal alone would wait minutes.
+    async with serving_a_slow_download(database_url, redis_url, tmp_path, db, grace_s=300) as running:
+        running.serve.send_signal(signal.SIGTERM)
+        await trio.sleep(0.5)
+        running.serve.send_signal(signal.SIGINT)
+        with trio.fail_after(15):
+            assert await running.serve.wait() == 0, running.log.read_text()
+    log = running.log
 
     [row] = await db.fetch("SELECT status::text, lease_owner FROM videos")
     assert (row["status"], row["lease_owner"]) == ("pending", None)
