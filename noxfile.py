@@ -51,3 +51,10 @@ def soak(session: nox.Session) -> None:
     """Minutes of random faults against several instances (not in CI); writes docs/reliability.md."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.soak", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks and their baselines (`-- --full`: the issue's scale); writes docs/performance.md."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "benchmarks", *session.posargs)

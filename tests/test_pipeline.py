@@ -35,7 +35,8 @@ def pipeline_settings(
     database_url: str, redis_url: str, data_dir: Path, **sections: dict[str, Any]
 ) -> Settings:
     defaults: dict[str, dict[str, Any]] = {
-        "sync": {"workers": 1, "min_backoff_s": 3600.0},
+        # A listing that fails on a loaded machine is retried soon, not after the default 10 minutes.
+        "sync": {"workers": 1, "min_backoff_s": 3600.0, "retry_s": 0.5},
         "schedule": {"pollers": 1, "poll_interval_s": 0.2, "lease_s": 30.0},
         "downloader": {"workers": 2, "retry_base_s": 0.2, "timeout_s": 30.0, "attempts": 3},
     }
@@ -363,8 +364,8 @@ async def test_watch_downloads_streams_every_state_change(
 
     for name in ("one", "two"):
         states = list(dict.fromkeys(s for n, s in seen if n == name))
-        assert states[:1] == ["QUEUED"] and states[-1] == "DONE", states
-        assert "DOWNLOADING" in states and "UPLOADING" in states, states
+        # (PENDING shows too when a listing sets the video's claim order.)
+        assert [s for s in states if s != "PENDING"] == ["QUEUED", "DOWNLOADING", "UPLOADING", "DONE"], states
 
 
 async def test_delivery_to_a_horahora_video_service_with_a_retry(

@@ -207,36 +207,48 @@ WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 
 -- name: claim_videos
--- Due videos, with a lease: pending ones whose next attempt has come, and in-flight
--- ones whose lease expired (their instance died). More subscribers first; within a
--- category, oldest first. One statement; SKIP LOCKED so claimers never queue.
-WITH due AS MATERIALIZED (
-    SELECT v.id, p.category_id
-    FROM videos v
-    CROSS JOIN LATERAL (
-        SELECT cv.category_id, c.subscriber_count, cv.position
-        FROM category_videos cv JOIN categories c ON c.id = cv.category_id
-        WHERE cv.video_id = v.id
-        ORDER BY c.subscriber_count DESC, cv.position
-        LIMIT 1
-    ) p
-    WHERE ((v.status = 'pending' AND v.next_attempt_at <= now())
-           OR (v.status IN ('queued', 'downloading', 'uploading') AND v.lease_expires_at < now()))
-      AND v.approval <> 'rejected'
-      AND (NOT $4 OR v.approval = 'approved')
-      AND p.subscriber_count > 0
-    ORDER BY p.subscriber_count DESC, p.position, v.id
+-- Due videos, with a lease: in-flight ones whose lease expired (their instance died),
+-- then pending ones whose next attempt has come, in claim order: more subscribers first;
+-- within a category, oldest first (videos_claim_order). SKIP LOCKED: claimers never queue.
+WITH expired AS MATERIALIZED (
+    SELECT id FROM videos
+    WHERE status IN ('queued', 'downloading', 'uploading') AND lease_expires_at < now()
+    ORDER BY lease_expires_at
     LIMIT $3
-    FOR UPDATE OF v SKIP LOCKED
+    FOR UPDATE SKIP LOCKED
+), pending AS MATERIALIZED (
+    SELECT id FROM videos
+    WHERE status = 'pending' AND next_attempt_at <= now()
+      AND priority > 0 AND approval <> 'rejected' AND (NOT $4 OR approval = 'approved')
+    ORDER BY priority DESC, claim_position, id
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT $3
 )
 UPDATE videos v
 SET status = 'queued', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
     bytes_done = 0, bytes_total = 0, cancel_request = NULL, updated_at = now()
 FROM due
 WHERE v.id = due.id
-RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts, due.category_id,
+RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
+          v.delivery_category_id AS category_id,
           (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
            JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache;
+
+-- name: refresh_claim_order
+-- A category's subscribers or videos changed: its videos' claim order follows.
+UPDATE videos v
+SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id
+FROM (
+    SELECT DISTINCT ON (cv.video_id) cv.video_id, c.subscriber_count, cv.position, cv.category_id
+    FROM category_videos cv JOIN categories c ON c.id = cv.category_id
+    WHERE cv.video_id IN (SELECT video_id FROM category_videos WHERE category_id = $1)
+    ORDER BY cv.video_id, c.subscriber_count DESC, cv.position
+) p
+WHERE v.id = p.video_id
+  AND (v.priority, v.claim_position, v.delivery_category_id)
+      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id);
 
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing

@@ -145,6 +145,7 @@ class Store:
                 await conn.execute(Q["add_event"], category_id, None, f"category created: {target.url}")
             subscribers = await conn.fetchval(Q["subscribe"], user_id, category_id)
             if subscribers is not None:
+                await conn.execute(Q["refresh_claim_order"], category_id)
                 await conn.execute(Q["add_event"], category_id, None, f"user {user_id} subscribed")
                 await conn.execute(Q["notify_work"])  # a syncer lists a new category at once
         return Scheduled(category_id, row["created"], subscribers is not None, target.url)
@@ -182,6 +183,7 @@ class Store:
             remaining = await conn.fetchval(Q["unsubscribe"], user_id, category_id)
             if remaining is None:
                 raise NotFound(f"category_id: user {user_id} does not subscribe to category {category_id}")
+            await conn.execute(Q["refresh_claim_order"], category_id)
             await conn.execute(Q["add_event"], category_id, None, f"user {user_id} unsubscribed")
         return int(remaining)
 
@@ -376,6 +378,8 @@ class Pipeline:
             )
             video_ids = [r["id"] for r in ids]
             new = await conn.fetchval(Q["add_category_videos"], category.id, video_ids)
+            if new:
+                await conn.execute(Q["refresh_claim_order"], category.id)
             if category.disable_download_cache:
                 await conn.execute(Q["recheck_delivered"], video_ids)
             row = await conn.fetchrow(

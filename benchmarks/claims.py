@@ -1,0 +1,159 @@
+"""Claim throughput and latency: our claim against the old design's, in the same run.
+
+A database holds N pending videos across C categories; P concurrent pollers claim
+batches until the queue is empty or the time is up. The baseline is the design this
+service replaces: a CTE that picks due rows and updates them, under SERIALIZABLE and
+without SKIP LOCKED, retried on serialization failures. Ours is the statement the
+pollers run (scheduler/db/queries.sql: claim_videos). Each run starts from a copy of
+the same populated database. Double claims are counted, not assumed away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from scheduler.db.migrate import migrate
+from scheduler.db.store import Q
+
+BASELINE_CLAIM = """
+WITH due AS (
+    SELECT v.id
+    FROM videos v
+    JOIN category_videos cv ON cv.video_id = v.id
+    JOIN categories c ON c.id = cv.category_id
+    WHERE v.status = 'pending' AND v.next_attempt_at <= now()
+    ORDER BY c.subscriber_count DESC, cv.position
+    LIMIT $2
+)
+UPDATE videos v
+SET status = 'queued', lease_owner = $1, lease_expires_at = now() + interval '60 seconds'
+FROM due WHERE v.id = due.id
+RETURNING v.id
+"""
+
+POPULATE = """
+INSERT INTO categories (url, website, kind, subscriber_count)
+SELECT 'https://bench.test/c/' || n, 'bench.test', 'url', 1 + (n * 7919) % 50
+FROM generate_series(1, $2) AS n;
+
+INSERT INTO videos (website, foreign_id, url, title)
+SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n
+FROM generate_series(1, $1) AS n;
+
+INSERT INTO category_videos (category_id, video_id, position)
+SELECT 1 + (v.id - 1) % $2, v.id, (v.id - 1) / $2 FROM videos v;
+
+-- The claim order the service keeps on every listing (refresh_claim_order), all at once.
+UPDATE videos v
+SET priority = c.subscriber_count, claim_position = cv.position, delivery_category_id = c.id
+FROM category_videos cv JOIN categories c ON c.id = cv.category_id
+WHERE cv.video_id = v.id;
+ANALYZE;
+"""
+
+
+@dataclass
+class ClaimRun:
+    name: str
+    claimed: list[int] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    retries: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return len(self.claimed) / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def double_claims(self) -> int:
+        return len(self.claimed) - len(set(self.claimed))
+
+    def percentile(self, q: float) -> float:
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0] if self.latencies_ms else 0.0
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[round(q) - 1]
+
+
+async def _claim_ours(conn: Any, owner: str, batch: int, run: ClaimRun) -> int:
+    start = time.perf_counter()
+    rows = await conn.fetch(Q["claim_videos"], owner, 60.0, batch, False)
+    run.latencies_ms.append((time.perf_counter() - start) * 1000)
+    run.claimed.extend(r["id"] for r in rows)
+    return len(rows)
+
+
+async def _claim_baseline(conn: Any, owner: str, batch: int, run: ClaimRun) -> int:
+    while True:
+        start = time.perf_counter()
+        try:
+            async with conn.transaction(isolation="serializable"):
+                rows = await conn.fetch(BASELINE_CLAIM, owner, batch)
+        except asyncpg.SerializationError:
+            run.retries += 1
+            continue
+        finally:
+            run.latencies_ms.append((time.perf_counter() - start) * 1000)
+        run.claimed.extend(r["id"] for r in rows)
+        return len(rows)
+
+
+async def _poll(dsn: str, claim: Any, run: ClaimRun, batch: int, deadline: float, index: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        while time.perf_counter() < deadline:
+            if not await claim(conn, f"poller-{index}", batch, run):
+                return
+    finally:
+        await conn.close()
+
+
+async def _run(dsn: str, name: str, claim: Any, pollers: int, batch: int, seconds: float) -> ClaimRun:
+    run = ClaimRun(name)
+    start = time.perf_counter()
+    await asyncio.gather(*(_poll(dsn, claim, run, batch, start + seconds, i) for i in range(pollers)))
+    run.elapsed_s = time.perf_counter() - start
+    return run
+
+
+async def claim_benchmark(
+    server_dsn: str, videos: int, categories: int, pollers: int = 4, batch: int = 16, seconds: float = 20.0
+) -> tuple[ClaimRun, ClaimRun]:
+    """(baseline, ours), each from a fresh copy of the same populated database."""
+    admin = await asyncpg.connect(server_dsn)
+    template = f"bench_claims_{uuid.uuid4().hex[:8]}"
+    copies = [f"{template}_{side}" for side in ("baseline", "ours")]
+    try:
+        await admin.execute(f'CREATE DATABASE "{template}"')
+        template_dsn = _with_database(server_dsn, template)
+        await migrate(template_dsn)
+        conn = await asyncpg.connect(template_dsn)
+        try:
+            for statement in POPULATE.split(";\n"):
+                if statement.strip():
+                    await conn.execute(statement.replace("$1", str(videos)).replace("$2", str(categories)))
+        finally:
+            await conn.close()
+        for copy in copies:
+            await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+        baseline = await _run(
+            _with_database(server_dsn, copies[0]), "baseline", _claim_baseline, pollers, batch, seconds
+        )
+        ours = await _run(_with_database(server_dsn, copies[1]), "ours", _claim_ours, pollers, batch, seconds)
+        return baseline, ours
+    finally:
+        for name in (*copies, template):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def _with_database(dsn: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
