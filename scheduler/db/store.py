@@ -126,8 +126,8 @@ class Store:
     def terminate(self) -> None:
         self._pool.terminate()
 
-    def pipeline(self, owner: str) -> Pipeline:
-        return Pipeline(self._pool, owner)
+    def pipeline(self, owner: str) -> PipelineQueries:
+        return PipelineQueries(self._pool, owner)
 
     async def schedule_category(
         self, target: CategoryTarget, user_id: int, disable_download_cache: bool
@@ -330,7 +330,7 @@ class ClaimedVideo:
     disable_download_cache: bool
 
 
-class Pipeline:
+class PipelineQueries:
     """The statements the workers run. `owner` is the instance's id: every change to
     leased work is accepted only from the owner of the lease."""
 
