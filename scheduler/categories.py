@@ -50,18 +50,24 @@ def from_url(raw: str, allowed: tuple[str, ...], field: str = "url") -> Category
 
 def from_seed(site: Site, kind: Kind, value: str, allowed: tuple[str, ...]) -> CategoryTarget:
     """The seed's (site, kind, value) form: NICONICO, TAG, "YTPMV" -> the tag's URL."""
-    value = value.strip()
-    if not value:
-        raise InvalidArgument("value", "must not be empty")
-    if len(value) > MAX_VALUE_LENGTH:
-        raise InvalidArgument("value", f"must be at most {MAX_VALUE_LENGTH} characters")
-    if _CONTROL.search(value):
-        raise InvalidArgument("value", "must not contain control characters")
+    value = required_text(value, "value")
     url = _seed_url(site, kind, value)
     if len(url) > MAX_URL_LENGTH:  # percent-encoding can multiply a value's length by 12
         raise InvalidArgument("value", f"makes a URL longer than {MAX_URL_LENGTH} characters")
     # The host comes from the site: a refusal names it.
     return CategoryTarget(*_normalise(url, allowed, "site"), kind)
+
+
+def required_text(value: str, field: str, limit: int = MAX_VALUE_LENGTH) -> str:
+    """A short name from a request (a tag, a seed value): stripped, present, bounded, printable."""
+    text = value.strip()
+    if not text:
+        raise InvalidArgument(field, "must not be empty")
+    if len(text) > limit:
+        raise InvalidArgument(field, f"must be at most {limit} characters")
+    if _CONTROL.search(text):
+        raise InvalidArgument(field, "must not contain control characters")
+    return text
 
 
 def _seed_url(site: Site, kind: Kind, value: str) -> str:

@@ -6,16 +6,13 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
-import re
-
-from scheduler.categories import CategoryTarget, Kind, Site, from_seed, from_url
+from scheduler.categories import CategoryTarget, Kind, Site, from_seed, from_url, required_text
 from scheduler.errors import InvalidArgument
 from scheduler.v1 import scheduler_pb2 as pb
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_NAME_LENGTH = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _SITES = {pb.NICONICO: Site.NICONICO, pb.YOUTUBE: Site.YOUTUBE, pb.BILIBILI: Site.BILIBILI}
 _KINDS = {pb.TAG: Kind.TAG, pb.CHANNEL: Kind.CHANNEL, pb.PLAYLIST: Kind.PLAYLIST}
@@ -43,14 +40,7 @@ def limit(value: int, field: str = "limit") -> int:
 
 
 def name(value: str, field: str) -> str:
-    text = value.strip()
-    if not text:
-        raise InvalidArgument(field, "must not be empty")
-    if len(text) > MAX_NAME_LENGTH:
-        raise InvalidArgument(field, f"must be at most {MAX_NAME_LENGTH} characters")
-    if _CONTROL.search(text):
-        raise InvalidArgument(field, "must not contain control characters")
-    return text
+    return required_text(value, field, MAX_NAME_LENGTH)
 
 
 def category_target(request: pb.ScheduleCategoryRequest, allowed: tuple[str, ...]) -> CategoryTarget:
