@@ -1,94 +1,110 @@
-"""`nox -s bench [-- --full]`: every benchmark, baseline and ours, into docs/performance.md.
+"""`nox -s bench [-- --full] [--only NAME ...]`: every benchmark with its baseline, into docs/performance.md.
 
-The servers are found as the tests find them: SCHEDULER_TEST_DATABASE_URL, else an
-embedded PostgreSQL started for the run.
+The servers are found as the tests find them: SCHEDULER_TEST_DATABASE_URL and
+SCHEDULER_TEST_REDIS_URL, else embedded ones started for the run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import os
-import re
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
-import psutil
-
-from benchmarks.claims import ClaimRun, claim_benchmark
+from benchmarks.harness import DOCS, Environment, Result, machine, write_section
 from scheduler import embedded
 
-REPORT = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
-MARKER_START, MARKER_END = "<!-- bench:claims:start -->", "<!-- bench:claims:end -->"
-SCALES = {"quick": (17_000, 100, 10.0), "full": (170_000, 1_000, 30.0)}
+REPORT = DOCS / "performance.md"
+# In the issue's order; each is benchmarks/<name>.py with run(env) -> Result.
+BENCHMARKS = ["claims"]
 
 
-def claims_table(baseline: ClaimRun, ours: ClaimRun) -> str:
-    rows = [
-        (
-            "claims/s",
-            f"{baseline.per_second:.0f}",
-            f"{ours.per_second:.0f}",
-            ours.per_second / baseline.per_second,
-        ),
-        (
-            "p50 per statement (ms)",
-            f"{baseline.percentile(50):.1f}",
-            f"{ours.percentile(50):.1f}",
-            baseline.percentile(50) / max(ours.percentile(50), 1e-9),
-        ),
-        (
-            "p99 per statement (ms)",
-            f"{baseline.percentile(99):.1f}",
-            f"{ours.percentile(99):.1f}",
-            baseline.percentile(99) / max(ours.percentile(99), 1e-9),
-        ),
-        ("serialization retries", str(baseline.retries), str(ours.retries), None),
-        ("double claims", str(baseline.double_claims), str(ours.double_claims), None),
-        ("videos claimed", str(len(baseline.claimed)), str(len(ours.claimed)), None),
-    ]
-    lines = ["| measure | baseline | ours | ours vs baseline |", "|---|---|---|---|"]
-    lines += [f"| {m} | {b} | {o} | {f'{r:.2f}x' if r is not None else ''} |" for m, b, o, r in rows]
+def _given_or_embedded(variable: str, start: Callable[[Path], Any], work: Path) -> Iterator[str]:
+    if url := os.environ.get(variable):
+        yield url
+        return
+    server = start(Path(tempfile.mkdtemp(prefix="server-", dir=work)))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def servers(work: Path) -> Iterator[tuple[str, str]]:
+    with ExitStack() as stack:
+        postgres = stack.enter_context(
+            contextmanager(_given_or_embedded)("SCHEDULER_TEST_DATABASE_URL", embedded.start_postgres, work)
+        )
+        redis = stack.enter_context(
+            contextmanager(_given_or_embedded)("SCHEDULER_TEST_REDIS_URL", embedded.start_redis, work)
+        )
+        yield postgres, redis
+
+
+def run_benchmarks(env: Environment, names: list[str]) -> list[Result]:
+    results = []
+    for name in names:
+        print(f"== {name} ({env.scale})", flush=True)
+        started = time.perf_counter()
+        result: Result = importlib.import_module(f"benchmarks.{name}").run(env)
+        print(f"{result.table()}\n({time.perf_counter() - started:.0f} s)\n", flush=True)
+        results.append(result)
+    return results
+
+
+def summary(results: list[Result]) -> str:
+    """Every measure with a target, across the benchmarks: the page's first table."""
+    lines = ["| benchmark | measure | baseline | ours | ours vs baseline | target | met |"]
+    lines.append("|---|---|---|---|---|---|---|")
+    for result in results:
+        for row in result.rows:
+            if row.target:
+                ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+                met = "yes" if row.met else "**no**"
+                lines.append(
+                    f"| {result.title} | {row.measure} | {row.baseline} | {row.ours} | {ratio} "
+                    f"| {row.target} | {met} |"
+                )
     return "\n".join(lines)
 
 
-def write_section(text: str, section: str) -> str:
-    block = f"{MARKER_START}\n{section}\n{MARKER_END}"
-    pattern = f"{re.escape(MARKER_START)}.*{re.escape(MARKER_END)}"
-    return (
-        re.sub(pattern, lambda _: block, text, flags=re.S) if MARKER_START in text else f"{text}\n{block}\n"
-    )
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="the issue's scale (170,000 videos); minutes")
-    parser.add_argument("--report", type=lambda s: Path(s) if s else None, default=REPORT)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the issue's scale (170,000 videos); long")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run these benchmarks only")
+    parser.add_argument("--no-report", action="store_true", help="print only; leave docs/ alone")
     args = parser.parse_args()
     scale = "full" if args.full else "quick"
-    videos, categories, seconds = SCALES[scale]
-    server = None
-    dsn = os.environ.get("SCHEDULER_TEST_DATABASE_URL")
-    if not dsn:
-        server = embedded.start_postgres(Path(tempfile.mkdtemp(prefix="scheduler-bench-")))
-        dsn = server.url
+    names = args.only or BENCHMARKS
+    work = Path(tempfile.mkdtemp(prefix="scheduler-bench-"))
+    charts = work / "charts" if args.no_report else DOCS
+    charts.mkdir(exist_ok=True)
     try:
-        baseline, ours = asyncio.run(claim_benchmark(dsn, videos, categories, seconds=seconds))
+        with servers(work) as (database_url, redis_url):
+            env = Environment(database_url, redis_url, work, scale, charts)
+            results = run_benchmarks(env, names)
     finally:
-        if server is not None:
-            server.stop()
-    table = claims_table(baseline, ours)
-    print(table)
-    if args.report:
-        machine = f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
-        section = (
-            f"Run: `nox -s bench{' -- --full' if args.full else ''}` ({scale}: {videos:,} pending videos in "
-            f"{categories:,} categories, 4 pollers claiming batches of 16 for up to {seconds:g} s each) "
-            f"on {machine}, {time.strftime('%Y-%m-%d')}.\n\n{table}"
+        shutil.rmtree(work, ignore_errors=True)
+    if args.no_report:
+        return 0
+    command = f"nox -s bench{' -- --full' if args.full else ''}"
+    date = time.strftime("%Y-%m-%d")
+    text = REPORT.read_text()
+    for result in results:
+        text = write_section(text, result.key, result.section(command, machine(), date))
+    if set(names) == set(BENCHMARKS):
+        text = write_section(
+            text, "summary", f"Run: `{command}` on {machine()}, {date}.\n\n{summary(results)}"
         )
-        args.report.write_text(write_section(args.report.read_text(), section))
+    REPORT.write_text(text)
     return 0
 
 

@@ -11,7 +11,6 @@ the same populated database. Double claims are counted, not assumed away.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile, ratio
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Q
 
@@ -76,9 +76,7 @@ class ClaimRun:
         return len(self.claimed) - len(set(self.claimed))
 
     def percentile(self, q: float) -> float:
-        if len(self.latencies_ms) < 2:
-            return self.latencies_ms[0] if self.latencies_ms else 0.0
-        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[round(q) - 1]
+        return percentile(self.latencies_ms, q)
 
 
 async def _claim_ours(conn: Any, owner: str, batch: int, run: ClaimRun) -> int:
@@ -157,3 +155,62 @@ def _with_database(dsn: str, name: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+
+
+def run(env: Environment) -> Result:
+    videos = int(env.pick(300, 17_000, 170_000))
+    categories = int(env.pick(10, 100, 1_000))
+    seconds = env.pick(5.0, 10.0, 30.0)
+    pollers, batch = 4, 16
+    baseline, ours = asyncio.run(
+        claim_benchmark(env.database_url, videos, categories, pollers, batch, seconds)
+    )
+    return Result(
+        key="claims",
+        title="Claim throughput and latency",
+        setup=(
+            f"{videos:,} pending videos in {categories:,} categories, {pollers} pollers claiming batches "
+            f"of {batch} for up to {seconds:g} s each side."
+        ),
+        rows=[
+            Row(
+                "claims/s",
+                f"{baseline.per_second:.0f}",
+                f"{ours.per_second:.0f}",
+                ratio(baseline.per_second, ours.per_second),
+                ">= 10x",
+                ratio(baseline.per_second, ours.per_second) >= 10,
+            ),
+            Row(
+                "p50 per statement (ms)",
+                f"{baseline.percentile(50):.1f}",
+                f"{ours.percentile(50):.1f}",
+                inverse_ratio(baseline.percentile(50), ours.percentile(50)),
+            ),
+            Row(
+                "p99 per statement (ms)",
+                f"{baseline.percentile(99):.1f}",
+                f"{ours.percentile(99):.1f}",
+                inverse_ratio(baseline.percentile(99), ours.percentile(99)),
+                "< 20 ms",
+                ours.percentile(99) < 20,
+            ),
+            Row(
+                "serialization retries",
+                str(baseline.retries),
+                str(ours.retries),
+                None,
+                "0",
+                ours.retries == 0,
+            ),
+            Row(
+                "double claims",
+                str(baseline.double_claims),
+                str(ours.double_claims),
+                None,
+                "0",
+                ours.double_claims == 0,
+            ),
+            Row("videos claimed", str(len(baseline.claimed)), str(len(ours.claimed))),
+        ],
+    )

@@ -244,3 +244,12 @@ class Database:
             position,
         )
         return int(video_id)
+
+
+@pytest.fixture
+def bench_env(postgres_url: str, redis_url: str, tmp_path: Path) -> Any:
+    """A benchmark's environment at the tiny scale: this session's servers, charts in tmp_path."""
+    from benchmarks.harness import Environment
+
+    (tmp_path / "charts").mkdir()
+    return Environment(postgres_url, redis_url, tmp_path, "tiny", tmp_path / "charts")

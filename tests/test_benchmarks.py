@@ -1,26 +1,47 @@
-"""The benchmarks' code at a tiny scale, so it cannot rot. No timing is asserted."""
+"""The benchmarks' harness and the claim benchmark at a tiny scale, so they cannot rot.
+No timing is asserted: only that both sides ran and what must hold whatever the speed."""
 
 from __future__ import annotations
 
-import trio_asyncio
-
-from benchmarks.__main__ import claims_table, write_section
-from benchmarks.claims import claim_benchmark
-
-
-async def test_the_claim_benchmark_runs_both_claims_without_double_claims(postgres_url: str) -> None:
-    baseline, ours = await trio_asyncio.aio_as_trio(claim_benchmark)(postgres_url, 300, 10, 2, 16, 5.0)
-
-    assert len(baseline.claimed) == len(ours.claimed) == 300  # both drained the queue
-    assert baseline.double_claims == ours.double_claims == 0
-    assert ours.retries == 0
-    table = claims_table(baseline, ours)
-    assert "| claims/s |" in table and "| double claims | 0 | 0 |" in table
+from benchmarks import claims
+from benchmarks.__main__ import summary
+from benchmarks.harness import Environment, Result, Row, percentile, write_section
 
 
-def test_a_report_section_is_replaced_in_place() -> None:
-    page = "# P\n<!-- bench:claims:start -->\nold\n<!-- bench:claims:end -->\nafter\n"
+def test_the_claim_benchmark_runs_both_claims_without_double_claims(bench_env: Environment) -> None:
+    result = claims.run(bench_env)
 
-    updated = write_section(page, "new")
+    rows = {row.measure: row for row in result.rows}
+    assert rows["videos claimed"].baseline == rows["videos claimed"].ours == "300"  # both drained it
+    assert rows["double claims"].ours == rows["double claims"].baseline == "0"
+    assert rows["serialization retries"].ours == "0" and rows["serialization retries"].met
+    assert "| claims/s |" in result.table()
 
-    assert updated == "# P\n<!-- bench:claims:start -->\nnew\n<!-- bench:claims:end -->\nafter\n"
+
+def test_a_report_section_is_replaced_in_place_and_others_are_kept() -> None:
+    page = (
+        "# P\n<!-- bench:a:start -->\nold a\n<!-- bench:a:end -->\n"
+        "<!-- bench:b:start -->\nold b\n<!-- bench:b:end -->\nafter\n"
+    )
+
+    updated = write_section(page, "a", "new a")
+
+    assert updated == page.replace("old a", "new a")
+    assert (
+        write_section("# P\n", "c", "new c") == "# P\n\n<!-- bench:c:start -->\nnew c\n<!-- bench:c:end -->\n"
+    )
+
+
+def test_the_summary_lists_every_measure_with_a_target() -> None:
+    result = Result("k", "Title", "setup", [Row("m", "1", "20", 20.0, ">= 10x", True), Row("n", "1", "2")])
+
+    table = summary([result])
+
+    assert "| Title | m | 1 | 20 | 20.00x | >= 10x | yes |" in table
+    assert "| n |" not in table
+
+
+def test_percentiles_interpolate() -> None:
+    assert percentile([], 99) == 0.0
+    assert percentile([5.0], 50) == 5.0
+    assert percentile([float(n) for n in range(1, 101)], 50) == 50.5

@@ -1,0 +1,130 @@
+"""What every benchmark shares: the servers, scratch databases, a result table, the report.
+
+A benchmark module exposes `run(env: Environment) -> Result`. It runs its baseline and
+ours in the same run and fills the rows; `__main__` prints the table and writes it into
+docs/performance.md between the module's markers. Scales: `tiny` (the tests), `quick`
+(`nox -s bench`, minutes in all) and `full` (`-- --full`, the issue's scale).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import psutil
+
+from scheduler.db.migrate import migrate
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+SCALES = ("tiny", "quick", "full")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a benchmark runs. `database_url` is the server's maintenance database: make
+    scratch databases with `scratch_database`. `work` is a directory of this run's own."""
+
+    database_url: str
+    redis_url: str
+    work: Path
+    scale: str  # one of SCALES
+    charts: Path = DOCS  # where PNG charts go; a temporary directory for the tests
+
+    def pick(self, tiny: int | float, quick: int | float, full: int | float) -> int | float:
+        return {"tiny": tiny, "quick": quick, "full": full}[self.scale]
+
+    def database(self, name: str) -> str:
+        return urlunsplit(urlsplit(self.database_url)._replace(path=f"/{name}"))
+
+    @contextmanager
+    def scratch_database(self, prefix: str) -> Iterator[str]:
+        """A fresh, migrated database, dropped afterwards (even when the benchmark fails)."""
+        name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_admin(self.database_url, f'CREATE DATABASE "{name}"'))
+        try:
+            asyncio.run(migrate(self.database(name)))
+            yield self.database(name)
+        finally:
+            asyncio.run(_admin(self.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measure. `ratio` is how many times better ours is (> 1 is better), when the
+    measure has a baseline; `target` says what the issue asks and `met` whether it holds."""
+
+    measure: str
+    baseline: str
+    ours: str
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Result:
+    key: str  # the report's markers: <!-- bench:KEY:start --> ... <!-- bench:KEY:end -->
+    title: str
+    setup: str  # what was run, at what scale, one or two sentences
+    rows: list[Row] = field(default_factory=list)
+    charts: list[Path] = field(default_factory=list)
+
+    def table(self) -> str:
+        lines = [
+            "| measure | baseline | ours | ours vs baseline | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in self.rows:
+            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+            met = {True: "yes", False: "**no**", None: ""}[row.met]
+            lines.append(f"| {row.measure} | {row.baseline} | {row.ours} | {ratio} | {row.target} | {met} |")
+        return "\n".join(lines)
+
+    def section(self, command: str, machine: str, date: str) -> str:
+        charts = "".join(f"\n\n![{self.title}]({chart.name})" for chart in self.charts)
+        return f"Run: `{command}` on {machine}, {date}. {self.setup}\n\n{self.table()}{charts}"
+
+
+def ratio(baseline: float, ours: float) -> float:
+    """Ours vs baseline for a measure where more is better (throughput)."""
+    return ours / baseline if baseline else float("inf")
+
+
+def inverse_ratio(baseline: float, ours: float) -> float:
+    """Ours vs baseline for a measure where less is better (latency, memory)."""
+    return baseline / ours if ours else float("inf")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0 < q < 100), inclusive method; 0 for no values."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 10) - 1]
+
+
+def machine() -> str:
+    return f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+
+
+def write_section(text: str, key: str, section: str) -> str:
+    """`text` with the block between KEY's markers replaced, or the block appended."""
+    start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
+    block = f"{start}\n{section}\n{end}"
+    pattern = f"{re.escape(start)}.*?{re.escape(end)}"
+    return re.sub(pattern, lambda _: block, text, flags=re.S) if start in text else f"{text}\n{block}\n"
