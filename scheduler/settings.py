@@ -83,6 +83,7 @@ class SyncSettings:
 @dataclass(frozen=True)
 class ScheduleSettings:
     pollers: int
+    listen: bool  # false: no LISTEN/NOTIFY wake-ups (PgBouncer in transaction pooling); polls only
     poll_interval_s: float
     lease_s: float
 
@@ -241,6 +242,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         ),
         schedule=ScheduleSettings(
             pollers=section.integer(("schedule", "pollers"), 0, 100),
+            listen=section.boolean(("schedule", "listen")),
             poll_interval_s=section.number(("schedule", "poll_interval_s"), 0.001),
             lease_s=section.number(("schedule", "lease_s"), 1.0),
         ),

@@ -23,6 +23,10 @@ changed at any time and apply to the next request:
   Content-Length is declared but nothing past the video's middle is ever sent, then the
   connection closes, so resuming cannot finish it either); "trickle" (1 KiB every 0.2 s
   until the body is done, the client goes away or the site stops).
+- `set_rate(bytes_per_s)` caps every "ok" video response at that rate on average, each
+  response on its own (a site that throttles each connection, so more connections get
+  more in all): the body goes out in pieces of 1/RATE_STEPS s, each when the response's
+  average is back under the rate; `None` (the default) sends as fast as it can.
 - feeds: "ok"; "500"; "garbage" (200, text/html junk); "empty" (valid RSS, no items).
 """
 
@@ -55,6 +59,7 @@ FEED_MODES = frozenset(("ok", "500", "garbage", "empty"))
 BLOCK = 64 * 1024
 TRICKLE_CHUNK = 1024
 TRICKLE_PAUSE = 0.2
+RATE_STEPS = 50  # a rate-capped body goes out in pieces of 1/50 s
 # The first video's default pubDate; each later video defaults to one minute newer.
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 # A 1x1 grey baseline JPEG (made by Pillow).
@@ -102,12 +107,12 @@ def chunk(video_id: str, block: int) -> bytes:
     return hashlib.shake_256(f"{video_id}\0{block}".encode()).digest(BLOCK)
 
 
-def content(video_id: str, start: int, end: int) -> Iterator[bytes]:
-    """Bytes start..end (exclusive) of the video, in pieces of at most BLOCK."""
+def content(video_id: str, start: int, end: int, most: int = BLOCK) -> Iterator[bytes]:
+    """Bytes start..end (exclusive) of the video, in pieces of at most `most` (and BLOCK)."""
     position = start
     while position < end:
         block, offset = divmod(position, BLOCK)
-        piece = chunk(video_id, block)[offset : offset + end - position]
+        piece = chunk(video_id, block)[offset : offset + min(end - position, most)]
         yield piece
         position += len(piece)
 
@@ -130,6 +135,7 @@ class ContentSite(ThreadingHTTPServer):
         self._feeds: dict[str, list[str]] = {}
         self._feed_modes: dict[str, FeedMode] = {}
         self._feed_thumbnails: dict[str, Thumbnails] = {}
+        self.rate: float | None = None  # bytes/s per video response; see set_rate
         self._thread: threading.Thread | None = None
 
     # The test's side.
@@ -193,6 +199,12 @@ class ContentSite(ThreadingHTTPServer):
             raise ValueError(mode)
         with self._lock:
             self._feed_modes[name] = mode
+
+    def set_rate(self, bytes_per_s: float | None) -> None:
+        """Caps each video response started from now on at `bytes_per_s` (None: no cap)."""
+        if bytes_per_s is not None and bytes_per_s <= 0:
+            raise ValueError(bytes_per_s)
+        self.rate = bytes_per_s
 
     def requests_for(self, path: str, method: str | None = "GET") -> list[Request]:
         """The log's requests for one path (e.g. `site.video("a").path`)."""
@@ -406,6 +418,14 @@ class _Handler(BaseHTTPRequestHandler):
                 position += len(piece)
                 self.server.stopping.wait(TRICKLE_PAUSE)
             self.close_connection = True
+        elif self.server.rate is not None:
+            rate, began = self.server.rate, time.monotonic()
+            for piece in content(video_id, start, end, max(1, int(rate / RATE_STEPS))):
+                # Wait until sending this piece keeps the response's average at the rate.
+                if self.server.stopping.wait(max(0.0, began + self._record.sent / rate - time.monotonic())):
+                    self.close_connection = True
+                    return
+                self._write(piece)
         else:
             for piece in content(video_id, start, end):
                 self._write(piece)

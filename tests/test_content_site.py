@@ -294,3 +294,36 @@ def test_stop_is_prompt_while_trickling(tmp_path: Path) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], DownloadError)
     assert "expected 30000 bytes" in str(outcome[0])
     assert 0 < files(tmp_path)["slow.mp4.part"] < SIZE
+
+
+def test_rate_caps_each_response_on_its_own(served: ContentSite) -> None:
+    for vid in ["r0", "r1"]:
+        served.add_video(vid, size=50_000)
+    served.add_video("big", size=2_000_000)
+    served.set_rate(100_000)  # bytes/s: half a second per video, per connection
+    bodies: dict[str, bytes] = {}
+
+    def fetch(vid: str) -> None:
+        bodies[vid] = httpx.get(served.video(vid).url).content
+
+    threads = [threading.Thread(target=fetch, args=(vid,)) for vid in ["r0", "r1"]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert bodies == {v: served.video_bytes(v) for v in ["r0", "r1"]}
+    served.wait_idle()
+    first, second = sorted(served.requests, key=lambda r: r.start)
+    # Each took its half second (less its last 1/50 s piece), side by side: the cap is per response.
+    assert first.end is not None and second.end is not None
+    assert min(first.end - first.start, second.end - second.start) >= 0.45
+    assert second.start < first.end
+    # A range is capped too; None lifts the cap (capped, this one would take 20 s).
+    response = httpx.get(served.video("r0").url, headers={"Range": "bytes=40000-"})
+    assert response.content == served.video_bytes("r0")[40_000:]
+    served.set_rate(None)
+    started = time.monotonic()
+    assert httpx.get(served.video("big").url).content == served.video_bytes("big")
+    assert time.monotonic() - started < 5
+    with pytest.raises(ValueError):
+        served.set_rate(0)

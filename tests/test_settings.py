@@ -71,6 +71,7 @@ def test_defaults_load_without_any_configuration() -> None:
     assert settings.database.statement_timeout_s == 30.0
     assert settings.redis.urls == ()
     assert settings.approval.required is False
+    assert settings.schedule.listen is True
 
 
 def test_default_allowed_sites_are_niconico_youtube_and_bilibili() -> None:
@@ -134,11 +135,13 @@ def test_env_allowed_sites_replace_the_default_list(monkeypatch: pytest.MonkeyPa
 def test_env_boolean_number_and_string_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCHEDULER_APPROVAL__REQUIRED", "true")
     monkeypatch.setenv("SCHEDULER_DATABASE__STATEMENT_TIMEOUT_S", "0.5")
+    monkeypatch.setenv("SCHEDULER_SCHEDULE__LISTEN", "false")
     monkeypatch.setenv("SCHEDULER_DATABASE__URL", "postgresql://u@db/scheduler")
 
     settings = load()
 
     assert settings.approval.required is True
+    assert settings.schedule.listen is False
     assert settings.database.statement_timeout_s == 0.5
     assert settings.database.url == "postgresql://u@db/scheduler"
 
@@ -255,6 +258,7 @@ def test_bad_dynaconf_token_in_a_variable_names_that_variable(
         ("SCHEDULER_APPROVAL__REQUIRED", '"true"'),
         ("SCHEDULER_APPROVAL__REQUIRED", "1"),
         ("SCHEDULER_DATABASE__MIGRATE_ON_START", "no"),
+        ("SCHEDULER_SCHEDULE__LISTEN", "off"),
         ("SCHEDULER_DATABASE__URL", "mysql://x"),
         ("SCHEDULER_DATABASE__POOL_MAX_SIZE", "0"),
         ("SCHEDULER_DATABASE__STATEMENT_TIMEOUT_S", "0"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import trio
 
 from scheduler.db.store import ClaimedVideo
+from scheduler.pipeline.phases import Phases
 from scheduler.pipeline.ytdlp import Progress
 from scheduler.redlock import Lock
 
@@ -23,6 +24,7 @@ class Job:
     progress: Progress = field(default_factory=Progress)
     status: str = "queued"
     lock: Lock | None = None
+    phases: Phases = field(default_factory=Phases)  # timed from its claim
     # Why `scope` was cancelled: the downloader acts on it (None: not cancelled by us).
     cancel_reason: str | None = None
     cancel_to_failed: bool = False
@@ -37,8 +39,9 @@ class InFlight:
     def __init__(self) -> None:
         self._jobs: dict[int, Job] = {}
 
-    def add(self, video: ClaimedVideo) -> Job:
-        job = self._jobs[video.id] = Job(video)
+    def add(self, video: ClaimedVideo, claim_s: float = 0.0) -> Job:
+        """Registers a video just claimed; `claim_s` is its share of the claim statement."""
+        job = self._jobs[video.id] = Job(video, phases=Phases(claim_s))
         return job
 
     def remove(self, job: Job) -> None:

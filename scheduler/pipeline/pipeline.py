@@ -6,7 +6,7 @@
     │  ├─ progress         writes running downloads' byte counts for ListDownloads
     │  └─ downloader xW    receive a job → lock → exists? → download → upload → record
     └─ claimers group (cancelled first on shutdown)
-       ├─ listen           dedicated LISTEN connection → Wakeup
+       ├─ listen           dedicated LISTEN connection → Wakeup (unless schedule.listen is off)
        ├─ poller xP        free downloader slots → claim → send ──┐ bounded channel
        └─ syncer xS        claim a due category → list → store    │
                                                                     └→ downloaders
@@ -14,6 +14,7 @@
 Pollers claim only as many videos as there are idle downloaders (a semaphore of
 slots), so nothing waits in the channel with a lease ticking. Channel ends are cloned
 per task and closed by their owners: when the pollers stop, the downloaders' loops end.
+Each delivered video is logged in one line with the time each phase took (phases.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import secrets
 import shutil
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -151,8 +153,14 @@ class Pipeline:
     ) -> None:
         with self._claimers:
             async with send, trio.open_nursery() as nursery:
-                handlers = {WORK_CHANNEL: lambda _: self._wakeup.notify(), CANCEL_CHANNEL: self._on_cancel}
-                await nursery.start(listen, self._dsn, handlers, self._wakeup.notify)
+                if self.settings.schedule.listen:
+                    handlers = {
+                        WORK_CHANNEL: lambda _: self._wakeup.notify(),
+                        CANCEL_CHANNEL: self._on_cancel,
+                    }
+                    await nursery.start(listen, self._dsn, handlers, self._wakeup.notify)
+                # Otherwise (a PgBouncer that cannot LISTEN) claimers wake every poll interval,
+                # and the heartbeat, which sees cancel requests too, stops cancelled downloads.
                 for _ in range(self.settings.schedule.pollers):
                     await nursery.start(self._poller, send.clone())
                 for _ in range(self.settings.sync.workers):
@@ -166,6 +174,8 @@ class Pipeline:
             async with receive, trio.open_nursery() as keepers:
                 await keepers.start(self._heartbeat)
                 await keepers.start(self._report_progress)
+                if self.settings.downloader.workers:
+                    keepers.start_soon(trio.to_thread.run_sync, ytdlp.warm_up)
                 async with trio.open_nursery() as workers:
                     for _ in range(self.settings.downloader.workers):
                         await workers.start(self._downloader, receive.clone())
@@ -187,9 +197,11 @@ class Pipeline:
                     self._slots.acquire_nowait()
                     wanted += 1
                 try:
+                    began = time.perf_counter()
                     claimed = await aio(self.db.claim_videos)(
                         wanted, schedule.lease_s, self.settings.approval.required
                     )
+                    claim_s = (time.perf_counter() - began) / max(1, len(claimed))  # each video's share
                     backoff.succeeded()
                 except Exception as error:
                     claimed = []
@@ -200,7 +212,7 @@ class Pipeline:
                     self._slots.release()
                 for video in claimed:
                     log.info("claimed video %d (%s %s)", video.id, video.website, video.foreign_id)
-                    await send.send(self.inflight.add(video))
+                    await send.send(self.inflight.add(video, claim_s))
                 if len(claimed) < wanted:
                     await self._wakeup.wait(seen, schedule.poll_interval_s)
 
@@ -299,8 +311,10 @@ class Pipeline:
             self.inflight.remove(job)
 
     async def _deliver(self, job: Job) -> None:
-        video = job.video
-        job.lock = await self._redlock.acquire(f"{video.website}:{video.foreign_id}")
+        video, phases = job.video, job.phases
+        phases.started()
+        with phases.timing("lock"):
+            job.lock = await self._redlock.acquire(f"{video.website}:{video.foreign_id}")
         if job.lock is None:
             # Held by another worker, or too few lock servers answer: never download without it.
             reason = "locked by another worker" if self._redlock.quorum_reachable else "lock unavailable"
@@ -308,22 +322,29 @@ class Pipeline:
             await aio(self.db.release_video)(video, f"{reason}; retrying later", self.settings.lock.ttl_s)
             return
         try:
-            await self._transfer(job)
+            delivered = await self._transfer(job)
         finally:
             if job.lock is not None:
-                await self._redlock.release(job.lock)
+                with phases.timing("unlock"):
+                    await self._redlock.release(job.lock)
+        if delivered is not None:
+            phases.stop()
+            log.info("video %d: %s %s", video.id, delivered, phases.summary())
 
-    async def _transfer(self, job: Job) -> None:
-        video = job.video
-        if await self._video_service.exists(video.website, video.foreign_id):
-            await self._finish(job, "existing", "already in the Video Service")
-            return
+    async def _transfer(self, job: Job) -> str | None:
+        """Delivers the video; returns what was done, or None if the lease was lost."""
+        video, phases = job.video, job.phases
+        with phases.timing("exists"):
+            exists = await self._video_service.exists(video.website, video.foreign_id)
+        if exists:
+            return await self._finish(job, "existing", "already in the Video Service")
         job.status = "downloading"
-        await aio(self.db.set_progress)(video.id, job.status, 0, 0)
+        with phases.timing("progress"):
+            await aio(self.db.set_progress)(video.id, job.status, 0, 0)
         workdir = self._work_root / str(video.id)
         try:
             await trio.to_thread.run_sync(_fresh_directory, workdir)
-            with trio.fail_after(self.settings.downloader.timeout_s):
+            with trio.fail_after(self.settings.downloader.timeout_s), phases.timing("download"):
                 downloaded = await _in_thread(
                     ytdlp.download,
                     video.url,
@@ -334,20 +355,23 @@ class Pipeline:
                 )
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size
-            await aio(self.db.set_progress)(video.id, job.status, size, size)
-            service_id = await self._video_service.upload(
-                await trio.to_thread.run_sync(_bounded, video, downloaded)
-            )
-            await self._finish(job, service_id, f"delivered to the Video Service as {service_id}")
+            with phases.timing("progress"):
+                await aio(self.db.set_progress)(video.id, job.status, size, size)
+            bounded = await trio.to_thread.run_sync(_bounded, video, downloaded)
+            with phases.timing("upload"):
+                service_id = await self._video_service.upload(bounded)
+            return await self._finish(job, service_id, f"delivered to the Video Service as {service_id}")
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
-    async def _finish(self, job: Job, service_id: str, message: str) -> None:
-        if await aio(self.db.finish_video)(job.video, service_id, message):
-            log.info("video %d: %s", job.video.id, message)
-        else:
+    async def _finish(self, job: Job, service_id: str, message: str) -> str | None:
+        with job.phases.timing("record"):
+            recorded = await aio(self.db.finish_video)(job.video, service_id, message)
+        if not recorded:
             log.warning("video %d: lease lost before it could be recorded done", job.video.id)
+            return None
+        return message
 
     async def _failed(self, job: Job, error: Exception) -> None:
         video = job.video

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import socket
+import ssl
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from yt_dlp.downloader.hls import HlsFD
 from yt_dlp.downloader.http import HttpFD
 from yt_dlp.downloader.ism import IsmFD
 from yt_dlp.downloader.mhtml import MhtmlFD
+from yt_dlp.extractor import gen_extractor_classes
+from yt_dlp.networking._helper import make_ssl_context
 from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadCancelled, unsmuggle_url
@@ -152,10 +155,45 @@ class _CheckedUrllibRH(UrllibRH):  # type: ignore[misc]
         super().__init__(**kwargs)
         self._allowed = allowed
 
+    def _make_sslcontext(self, legacy_ssl_support: bool | None = None) -> ssl.SSLContext:
+        # One context per set of options for the process: each handler would load the CA
+        # bundle again (about 17 ms of CPU per download); contexts are safe to share.
+        legacy = legacy_ssl_support if legacy_ssl_support is not None else self.legacy_ssl_support
+        return _ssl_context(self.verify, legacy, self.prefer_system_certs, *self._client_cert.items())
+
     def _create_instance(self, *args: Any, **kwargs: Any) -> Any:
         opener = super()._create_instance(*args, **kwargs)
         opener.add_handler(_CheckEveryRequest(self._allowed))
         return opener
+
+
+@functools.cache
+def _ssl_context(
+    verify: bool, legacy: bool, system_certs: bool, *client_cert: tuple[str, Any]
+) -> ssl.SSLContext:
+    context: ssl.SSLContext = make_ssl_context(
+        verify=verify, legacy_support=legacy, use_certifi=not system_certs, **dict(client_cert)
+    )
+    return context
+
+
+@functools.cache
+def _default_extractors() -> tuple[Any, ...]:
+    """The extractor classes YoutubeDL adds by default, in its order: those enabled, each
+    name once (tests/test_ytdlp_setup.py compares them with a stock YoutubeDL's)."""
+    by_name = {ie.IE_NAME.lower(): ie for ie in gen_extractor_classes()}
+    return tuple(ie for ie in by_name.values() if ie._ENABLED)
+
+
+def warm_up() -> None:
+    """What the first downloads would otherwise all pay for at once, done in a thread at
+    start: yt-dlp compiles an extractor's URL patterns the first time it tries it, and a
+    URL only the generic extractor takes is tried against ~1,800 (0.4 s of CPU)."""
+    for ie in _default_extractors():
+        try:
+            ie.suitable("")
+        except Exception as error:  # only a head start: the download would try it again
+            log.debug("warming up %s: %r", ie.ie_key(), error)
 
 
 class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
@@ -165,6 +203,20 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
     def __init__(self, params: dict[str, Any], allowed: tuple[str, ...]) -> None:
         self._allowed = allowed  # before YoutubeDL.__init__, which may send requests
         super().__init__(params | _GUARD_OPTIONS)
+
+    def add_default_info_extractors(self) -> None:
+        # YoutubeDL works this list out per instance in quadratic time (orderedSet over
+        # ~1,800 names): about 40 ms of CPU per download. The same list, worked out once.
+        # (We never set `allowed_extractors`, the option that would change it.)
+        for ie in _default_extractors():
+            self.add_info_extractor(ie)
+
+    def _forceprint(self, key: str, info_dict: Any) -> Any:
+        # --print's templates: yt-dlp renders the format, thumbnail and subtitle tables for
+        # them before it looks whether there are any (five times a download). We set none.
+        if self.params["forceprint"].get(key) or self.params["print_to_file"].get(key):
+            return super()._forceprint(key, info_dict)
+        return None if info_dict is None else dict(info_dict)
 
     def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
         # The checked handler alone, not every one installed (requests, curl_cffi,
@@ -316,6 +368,10 @@ def download(
         "writeinfojson": True,
         "writethumbnail": True,
         "progress_hooks": [hook],
+        # yt-dlp formats a progress line for every block it reads, printed or not (about a
+        # quarter of its CPU time on a fast download); it prints none for us. `hook` still
+        # sees every block.
+        "progress_delta": 3600.0,
         "retries": 0,
         "fragment_retries": 0,
     }
