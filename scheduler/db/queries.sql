@@ -38,19 +38,17 @@ INSERT INTO archival_events (category_id, video_id, message)
 SELECT category_id, video_id, $2 FROM category_videos WHERE video_id = $1;
 
 -- name: list_categories
--- One query for all of a user's categories and their counts.
+-- A user's categories with their counts, kept by triggers (migrations/0006): one row read
+-- per category, however many videos it has. A category without videos has no counts yet.
 SELECT c.id, c.url, c.website, c.last_synced, c.next_sync_at, c.backoff_factor,
        c.subscriber_count, c.disable_download_cache,
-       count(v.id) AS total_videos,
-       count(v.id) FILTER (WHERE v.status = 'done') AS archived_videos,
-       count(v.id) FILTER (WHERE v.status = 'failed' OR v.approval = 'rejected')
-           AS undownloadable_videos
+       coalesce(n.total_videos, 0) AS total_videos,
+       coalesce(n.archived_videos, 0) AS archived_videos,
+       coalesce(n.undownloadable_videos, 0) AS undownloadable_videos
 FROM subscriptions s
 JOIN categories c ON c.id = s.category_id
-LEFT JOIN category_videos cv ON cv.category_id = c.id
-LEFT JOIN videos v ON v.id = cv.video_id
+LEFT JOIN category_counts n ON n.category_id = c.id
 WHERE s.user_id = $1
-GROUP BY c.id
 ORDER BY c.id;
 
 -- name: list_events
@@ -143,50 +141,89 @@ SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
 FROM due WHERE c.id = due.id
 RETURNING c.id, c.url, c.website, c.backoff_factor, c.sync_count, c.disable_download_cache;
 
--- name: store_listed_videos
--- Inserts the listed videos not known yet (website + foreign id is one video, whichever
--- categories list it) and returns the ids of every listed one, in the order given.
-WITH listed AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-        WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
-), inserted AS (
-    INSERT INTO videos (website, foreign_id, url, title, listed)
-    SELECT website, foreign_id, url, title, meta FROM listed ORDER BY n
-    ON CONFLICT (website, foreign_id) DO NOTHING
-    RETURNING id, website, foreign_id
-)
-SELECT coalesce(i.id, v.id) AS id
-FROM listed l
-LEFT JOIN inserted i USING (website, foreign_id)
-LEFT JOIN videos v ON v.website = l.website AND v.foreign_id = l.foreign_id
-ORDER BY l.n;
+-- name: entries_new_to_category
+-- The places (1-based) of a listing's entries that its category does not hold yet: a
+-- re-sync sends the keys of what it listed, then the rest of the new entries only.
+SELECT coalesce(array_agg(l.n ORDER BY l.n), '{}')
+FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS l(website, foreign_id, n)
+WHERE NOT EXISTS (
+    SELECT FROM videos v JOIN category_videos cv ON cv.video_id = v.id AND cv.category_id = $1
+    WHERE v.website = l.website AND v.foreign_id = l.foreign_id
+);
 
--- name: add_category_videos
--- Appends the category's new videos after its newest, in the order given (oldest first);
--- returns how many were new to the category.
-WITH given AS (
-    SELECT video_id, n FROM unnest($2::bigint[]) WITH ORDINALITY AS g(video_id, n)
-), new AS (
-    SELECT g.video_id, row_number() OVER (ORDER BY g.n) AS rank
-    FROM given g
+-- name: store_listing
+-- Listed entries (oldest first, one per video) into their category, in one statement that
+-- writes only what is new to the category: its new entries get the places after its
+-- newest, in the order given; the unknown (website, foreign id) pairs become videos (one
+-- video whichever categories list it) with their claim order from this category, and
+-- take their places. Returns how many, and the entries (1-based) and places of the videos
+-- that exist already (other categories list them, or another sync inserted them just
+-- now), for add_known_videos. Nothing reads the videos of other categories: the unique
+-- index finds the known ones. Locking the category row first orders this after a
+-- concurrent subscription change, whose refresh then sees these videos.
+WITH category AS MATERIALIZED (
+    SELECT subscriber_count,
+           coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1) AS newest
+    FROM categories WHERE id = $1
+    FOR NO KEY UPDATE
+), fresh AS (
+    SELECT l.*, c.newest + row_number() OVER (ORDER BY l.n) AS position
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+        WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
+    CROSS JOIN category c
     WHERE NOT EXISTS (
-        SELECT FROM category_videos cv WHERE cv.category_id = $1 AND cv.video_id = g.video_id
+        SELECT FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+        WHERE cv.category_id = $1 AND v.website = l.website AND v.foreign_id = l.foreign_id
     )
-), inserted AS (
+), created AS (
+    INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id)
+    SELECT website, foreign_id, url, title, meta::jsonb, (SELECT subscriber_count FROM category), position, $1
+    FROM fresh ORDER BY n
+    ON CONFLICT (website, foreign_id) DO NOTHING
+    RETURNING id, claim_position
+), added AS (
     INSERT INTO category_videos (category_id, video_id, position)
-    SELECT $1, video_id,
-           rank + coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1)
-    FROM new
-    ON CONFLICT DO NOTHING
+    SELECT $1, id, claim_position FROM created
     RETURNING video_id
 )
-SELECT count(*) FROM inserted;
+SELECT (SELECT count(*) FROM added) AS created,
+       coalesce(array_agg(f.n ORDER BY f.n), '{}') AS known,
+       coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions
+FROM fresh f
+WHERE NOT EXISTS (SELECT FROM created c WHERE c.claim_position = f.position);
+
+-- name: add_known_videos
+-- Listed videos that exist already into the category, at the places store_listing gave
+-- them (its snapshot may predate a video another sync has just inserted: this one's does
+-- not); returns their ids, for refresh_videos_claim_order.
+INSERT INTO category_videos (category_id, video_id, position)
+SELECT $1, v.id, k.position
+FROM unnest($2::text[], $3::text[], $4::bigint[]) AS k(website, foreign_id, position)
+JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
+RETURNING video_id;
+
+-- name: refresh_videos_claim_order
+-- Videos a listing added to one more category: their claim order follows (as in
+-- refresh_claim_order, for these videos only).
+UPDATE videos v
+SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id
+FROM (
+    SELECT DISTINCT ON (cv.video_id) cv.video_id, c.subscriber_count, cv.position, cv.category_id
+    FROM category_videos cv JOIN categories c ON c.id = cv.category_id
+    WHERE cv.video_id = ANY($1::bigint[])
+    ORDER BY cv.video_id, c.subscriber_count DESC, cv.position
+) p
+WHERE v.id = p.video_id
+  AND (v.priority, v.claim_position, v.delivery_category_id)
+      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id);
 
 -- name: recheck_delivered
 -- The seed's disabled download cache: delivered videos of the listing go back to pending,
 -- so that a downloader asks the Video Service again instead of trusting the record.
-UPDATE videos SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
-WHERE id = ANY($1::bigint[]) AND status = 'done';
+UPDATE videos v
+SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
+FROM unnest($1::text[], $2::text[]) AS l(website, foreign_id)
+WHERE v.website = l.website AND v.foreign_id = l.foreign_id AND v.status = 'done';
 
 -- name: finish_sync
 -- Found something new: backoff back to 1; nothing: doubled, up to the maximum.

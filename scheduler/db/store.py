@@ -117,6 +117,10 @@ class Store:
                 "application_name": "scheduler",
                 "statement_timeout": str(int(statement_timeout_s * 1000)),
             },
+            # No statement leaves session state behind (no LISTEN, SET or advisory lock on a
+            # pool connection), so the default reset query would be a wasted round trip per
+            # checkout; an open transaction is still rolled back by asyncpg itself.
+            reset=_keep_session,
         )
         return cls(pool)
 
@@ -367,21 +371,44 @@ class PipelineQueries:
         min_backoff_s: float,
         max_backoff_factor: int,
     ) -> SyncOutcome:
+        # One entry per video, where it first appears: a hostile feed's ids may coincide once sanitized.
+        first: dict[tuple[str, str], ListedVideo] = {}
+        for video in videos:
+            first.setdefault((video.website, video.foreign_id), video)
+        unique = list(first.values())
+        websites, foreign_ids = [v.website for v in unique], [v.foreign_id for v in unique]
         async with self._pool.acquire() as conn, conn.transaction():
-            ids = await conn.fetch(
-                Q["store_listed_videos"],
-                [v.website for v in videos],
-                [v.foreign_id for v in videos],
-                [v.url for v in videos],
-                [v.title for v in videos],
-                [json.dumps(v.listed) for v in videos],
-            )
-            video_ids = [r["id"] for r in ids]
-            new = await conn.fetchval(Q["add_category_videos"], category.id, video_ids)
-            if new:
-                await conn.execute(Q["refresh_claim_order"], category.id)
+            # Only the entries new to the category go on (store_listing checks them again). A
+            # first sync has nothing to compare with.
+            fresh = unique
+            if category.sync_count:
+                places = await conn.fetchval(Q["entries_new_to_category"], category.id, websites, foreign_ids)
+                fresh = [unique[n - 1] for n in places]
+            new = 0
+            if fresh:
+                stored = await conn.fetchrow(
+                    Q["store_listing"],
+                    category.id,
+                    [v.website for v in fresh],
+                    [v.foreign_id for v in fresh],
+                    [v.url for v in fresh],
+                    [v.title for v in fresh],
+                    [json.dumps(v.listed) for v in fresh],
+                )
+                new = stored["created"]
+                if stored["known"]:
+                    known = [fresh[n - 1] for n in stored["known"]]
+                    rows = await conn.fetch(
+                        Q["add_known_videos"],
+                        category.id,
+                        [v.website for v in known],
+                        [v.foreign_id for v in known],
+                        stored["positions"],
+                    )
+                    new += len(rows)
+                    await conn.execute(Q["refresh_videos_claim_order"], [r["video_id"] for r in rows])
             if category.disable_download_cache:
-                await conn.execute(Q["recheck_delivered"], video_ids)
+                await conn.execute(Q["recheck_delivered"], websites, foreign_ids)
             row = await conn.fetchrow(
                 Q["finish_sync"], category.id, self.owner, new > 0, max_backoff_factor, min_backoff_s
             )
@@ -471,3 +498,7 @@ class PipelineQueries:
 
 class _LeaseLost(Exception):
     pass
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo (see Store.open)."""
