@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import tracemalloc
 from collections.abc import AsyncIterator, Callable
@@ -440,3 +441,30 @@ def test_safe_names_are_single_harmless_components(raw: str) -> None:
 def test_different_raw_values_get_different_names(one: str, other: str) -> None:
     if one != other:
         assert safe_name(one) != safe_name(other)
+
+
+async def test_the_directory_links_the_video_on_the_same_file_system(tmp_path: Path) -> None:
+    service = DirectoryVideoService(tmp_path / "media")
+    video = make_video(tmp_path)
+    expected = video.video_path.read_bytes()
+
+    stored = tmp_path / "media" / await service.upload(video) / "video.mp4"
+
+    assert stored.stat().st_ino == video.video_path.stat().st_ino  # no copy of the video
+    shutil.rmtree(video.video_path.parent)  # what the pipeline does with its work directory
+    assert stored.read_bytes() == expected
+
+
+async def test_the_directory_copies_the_video_from_another_file_system(tmp_path: Path) -> None:
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm"))  # tmpfs: not tmp_path's file system
+    try:
+        assert shm.stat().st_dev != tmp_path.stat().st_dev
+        service = DirectoryVideoService(tmp_path / "media")
+        video = make_video(shm, size=MiB)
+
+        stored = tmp_path / "media" / await service.upload(video) / "video.mp4"
+
+        assert stored.read_bytes() == video.video_path.read_bytes()
+        assert stored.stat().st_nlink == 1
+    finally:
+        shutil.rmtree(shm)

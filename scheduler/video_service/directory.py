@@ -78,7 +78,7 @@ class DirectoryVideoService:
         except OSError as error:
             raise VideoServiceError(f"directory {self.root}: cannot create {final.parent}: {error}") from None
         try:
-            _copy(video.video_path, partial / f"video{safe_suffix(video.video_path)}")
+            _link_or_copy(video.video_path, partial / f"video{safe_suffix(video.video_path)}")
             _copy(video.info_json_path, partial / "info.json")
             if video.thumbnail_path is not None:
                 _copy(video.thumbnail_path, partial / f"thumbnail{safe_suffix(video.thumbnail_path)}")
@@ -101,6 +101,19 @@ def _copy(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)  # streams; sendfile where the platform has it
     with target.open("rb") as written:
         os.fsync(written.fileno())
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """The video itself is linked, not copied, when the work directory is on the same file
+    system (the default layout): half the disk traffic, and the pipeline deletes its own
+    name for it afterwards. The data is made durable either way."""
+    try:
+        os.link(source, target)
+    except OSError:  # another file system (EXDEV), or one without hard links
+        _copy(source, target)
+        return
+    with target.open("rb") as linked:
+        os.fsync(linked.fileno())
 
 
 def _write(target: Path, text: str) -> None:
