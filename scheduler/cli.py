@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = client_command(name, f"{name} a video")
         sub.add_argument("video", type=int)
 
+    client_command("health", "exit 0 only if the service is SERVING (a container's HEALTHCHECK)", json=False)
     client_command("inference", "list the tag -> content category rules")
     infer = client_command("infer", "add or change a tag -> content category rule")
     infer.add_argument("tag")
@@ -159,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watch":
             client.watch(connection, _write, sys.stdout.isatty())
             return 0
+        if args.command == "health":
+            status = client.health(connection)
+            print(status)
+            return 0 if status == "SERVING" else 1
         method, request = _request(args)
         response = client.call(connection, method, request)  # type: ignore[arg-type]
     except ClientError as error:

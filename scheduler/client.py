@@ -20,6 +20,8 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from grpclib import GRPCError
 from grpclib.client import Channel
+from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
@@ -78,6 +80,27 @@ def call(connection: Connection, method: str, request: Message) -> Any:
 
     with _client_errors(connection.target):
         return asyncio.run(invoke())
+
+
+HEALTH_TIMEOUT_S = 5.0
+
+
+def health(connection: Connection) -> str:
+    """The service's overall status from grpc.health.v1 (SERVING, NOT_SERVING, UNKNOWN):
+    SERVING only while it is up, not draining, and its database answers."""
+
+    async def check() -> str:
+        channel = connection.channel()
+        try:
+            response = await HealthStub(channel).Check(
+                HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_S, metadata=connection.metadata
+            )
+            return str(HealthCheckResponse.ServingStatus.Name(response.status))
+        finally:
+            channel.close()
+
+    with _client_errors(connection.target):
+        return asyncio.run(check())
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import trio
 import trio_asyncio
+from grpclib.health.check import ServiceStatus
 
 from scheduler import embedded
 from scheduler.api.server import serve_api
@@ -65,11 +66,18 @@ async def run(
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
-            port = await nursery.start(serve_api, store, dsn, settings)
+            accepting = ServiceStatus()  # grpc.health.v1: NOT_SERVING from the start of a drain
+            accepting.set(True)
+            port = await nursery.start(serve_api, store, dsn, settings, accepting)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             pipeline = Pipeline(settings, store, dsn, redlock, video_service)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
-            task_status.started(Running(port, lambda: pipeline.drain(settings.shutdown.grace_s), stopped))
+
+            def stop() -> None:
+                accepting.set(False)
+                pipeline.drain(settings.shutdown.grace_s)
+
+            task_status.started(Running(port, stop, stopped))
     finally:
         stopped.set()
 

@@ -63,6 +63,7 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
         listed = await cli("categories", "--user", "4", "--target", target, "--json")
         events = await cli("events", "--target", target)
         refused = await cli("schedule", "file:///etc/passwd", "--user", "4", "--target", target)
+        health = await cli("health", "--target", target)
 
         serve.send_signal(stop_signal)
         with trio.fail_after(15):
@@ -72,14 +73,16 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert scheduled.stdout.decode().startswith("created category 1 (http://127.0.0.1/feed.xml)")
     assert json.loads(listed.stdout)["categories"][0]["url"] == "http://127.0.0.1/feed.xml"
     assert "user 4 subscribed" in events.stdout.decode()
+    assert (health.returncode, health.stdout) == (0, b"SERVING\n")
     assert refused.returncode == 1
     assert refused.stderr.decode().splitlines() == [
         "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"
     ]
 
 
-async def test_a_client_command_without_a_service_says_so_in_one_line() -> None:
-    result = await cli("downloads", "--target", f"127.0.0.1:{free_port()}")
+@pytest.mark.parametrize("command", ["downloads", "health"])
+async def test_a_client_command_without_a_service_says_so_in_one_line(command: str) -> None:
+    result = await cli(command, "--target", f"127.0.0.1:{free_port()}")
 
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()

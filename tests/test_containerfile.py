@@ -7,6 +7,7 @@ import json
 import re
 import tomllib
 
+from scheduler.cli import build_parser
 from scheduler.settings import defaults
 from tests.support import REPO
 
@@ -47,3 +48,22 @@ def test_the_data_directory_is_a_volume_the_user_owns() -> None:
     assert data_dir
     assert json.loads(instructions("VOLUME")[0]) == [data_dir[1]]
     assert f"install -d -o scheduler -g scheduler {data_dir[1]}" in CONTAINERFILE.replace("\\\n", " ")
+
+
+def test_the_healthcheck_asks_the_health_command_at_the_served_port() -> None:
+    [healthcheck] = instructions("HEALTHCHECK")
+    command = json.loads(healthcheck.split(" CMD ", 1)[1])
+    arguments = build_parser().parse_args(command[1:])
+
+    assert command[0] == "scheduler"
+    assert arguments.command == "health"
+    assert arguments.target == f"127.0.0.1:{defaults()['grpc']['port']}"
+
+
+def test_the_user_is_the_one_created_and_the_version_label_is_the_package_version() -> None:
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    [user] = instructions("USER")
+
+    assert f"useradd --system --uid {user} " in CONTAINERFILE
+    assert f"ARG VERSION={version}" in CONTAINERFILE
+    assert 'org.opencontainers.image.version="$VERSION"' in CONTAINERFILE

@@ -8,6 +8,7 @@ import socket
 
 import trio
 import trio_asyncio
+from grpclib.health.check import ServiceCheck, ServiceStatus
 from grpclib.health.service import Health
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
@@ -40,16 +41,26 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+# grpc.health.v1 asks the database at most this often (a probe every few seconds costs one
+# `SELECT 1` per interval, whatever the number of probes), and gives it this long to answer.
+HEALTH_CHECK_TTL_S = 5.0
+HEALTH_CHECK_TIMEOUT_S = 2.0
+
+
 async def serve_api(
     store: Store,
     dsn: str,
     settings: Settings,
+    accepting: ServiceStatus,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serves until cancelled; reports the bound port once it listens."""
+    """Serves until cancelled; reports the bound port once it listens. The health service
+    says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
-    services = ServerReflection.extend([SchedulerService(store, settings.sites.allowed, changes), Health()])
+    scheduler = SchedulerService(store, settings.sites.allowed, changes)
+    database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
+    services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
     server = Server(services)
     security.install(server, settings.grpc)
     sock = bind(settings.grpc.host, settings.grpc.port)

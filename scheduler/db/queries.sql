@@ -334,3 +334,7 @@ RETURNING id;
 
 -- name: notify_work
 SELECT pg_notify('scheduler_work', '');
+
+-- name: ping
+-- The health service's check: the database answers.
+SELECT true;

@@ -154,6 +154,11 @@ class Store:
                 await conn.execute(Q["notify_work"])  # a syncer lists a new category at once
         return Scheduled(category_id, row["created"], subscribers is not None, target.url)
 
+    async def ping(self) -> bool:
+        """True when the database answers (the health service's check)."""
+        async with self._pool.acquire() as conn:
+            return bool(await conn.fetchval(Q["ping"]))
+
     async def list_categories(self, user_id: int) -> list[CategorySummary]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(Q["list_categories"], user_id)
