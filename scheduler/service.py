@@ -31,6 +31,7 @@ from scheduler import embedded
 from scheduler.api.server import serve_api
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
+from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
@@ -70,7 +71,17 @@ async def run(
             accepting.set(True)
             port = await nursery.start(serve_api, store, dsn, settings, accepting)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
-            pipeline = Pipeline(settings, store, dsn, redlock, video_service)
+            metrics = Metrics()
+            if settings.metrics.port:
+                metrics_port = await nursery.start(
+                    serve_metrics,
+                    metrics,
+                    settings.grpc.host,
+                    settings.metrics.port,
+                    trio_asyncio.aio_as_trio(store.count_by_status),
+                )
+                log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
+            pipeline = Pipeline(settings, store, dsn, redlock, video_service, metrics)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -117,6 +117,11 @@ class LockSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    port: int  # 0: no metrics endpoint; it listens on grpc.host
+
+
+@dataclass(frozen=True)
 class ShutdownSettings:
     grace_s: float
 
@@ -135,6 +140,7 @@ class Settings:
     video_service: VideoServiceSettings
     lock: LockSettings
     shutdown: ShutdownSettings
+    metrics: MetricsSettings
 
 
 def defaults() -> dict[str, Any]:
@@ -261,6 +267,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         video_service=section.video_service(data_dir),
         lock=LockSettings(ttl_s=section.number(("lock", "ttl_s"), 1.0)),
         shutdown=ShutdownSettings(grace_s=section.number(("shutdown", "grace_s"), 0.0)),
+        metrics=MetricsSettings(port=section.integer(("metrics", "port"), 0, 65535)),
     )
     database = settings.database
     if database.pool_min_size > database.pool_max_size:

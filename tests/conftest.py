@@ -125,6 +125,7 @@ def service_settings(
         "redis": {"urls": [redis_url]},
         "grpc": {"host": "127.0.0.1", "port": 0},
         "sites": {"allowed": ALLOWED_SITES},
+        "metrics": {"port": 0},  # a test that scrapes sets a free port
     }
     for name, values in sections.items():
         overrides[name] = overrides.get(name, {}) | values

@@ -32,8 +32,10 @@ def scheduler_command(*args: str) -> list[str]:
 
 
 def clean_environment(**overrides: str) -> dict[str, str]:
-    """This process's environment without any SCHEDULER_* variable, plus `overrides`."""
+    """This process's environment without any SCHEDULER_* variable, plus `overrides`. The
+    metrics endpoint is off unless asked for: several instances run on one host here."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env["SCHEDULER_METRICS__PORT"] = "0"
     env.update(overrides)
     return env
 

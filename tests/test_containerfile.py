@@ -36,8 +36,8 @@ def test_the_entrypoint_is_the_console_script_serving_by_default() -> None:
     assert json.loads(command) == ["serve"]
 
 
-def test_it_exposes_the_default_grpc_port_and_runs_as_a_user() -> None:
-    assert instructions("EXPOSE") == [str(defaults()["grpc"]["port"])]
+def test_it_exposes_the_default_grpc_and_metrics_ports_and_runs_as_a_user() -> None:
+    assert instructions("EXPOSE") == [f"{defaults()['grpc']['port']} {defaults()['metrics']['port']}"]
     [user] = instructions("USER")
     assert user not in ("root", "0")
 

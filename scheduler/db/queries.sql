@@ -338,3 +338,11 @@ SELECT pg_notify('scheduler_work', '');
 -- name: ping
 -- The health service's check: the database answers.
 SELECT true;
+
+-- name: count_by_status
+-- The metrics' queue depth: one scan of videos, at most once every metrics.QUEUE_TTL_S
+-- per instance however often it is scraped. Every status appears, 0 when none.
+SELECT status::text AS status, count(v.id) AS videos
+FROM unnest(enum_range(NULL::video_status)) AS status
+LEFT JOIN videos v USING (status)
+GROUP BY status;

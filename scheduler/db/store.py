@@ -159,6 +159,12 @@ class Store:
         async with self._pool.acquire() as conn:
             return bool(await conn.fetchval(Q["ping"]))
 
+    async def count_by_status(self) -> dict[str, int]:
+        """Videos by status, every status present (0 when none): the metrics' queue depth."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["count_by_status"])
+        return {r["status"]: r["videos"] for r in rows}
+
     async def list_categories(self, user_id: int) -> list[CategorySummary]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(Q["list_categories"], user_id)

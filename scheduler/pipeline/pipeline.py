@@ -35,13 +35,14 @@ import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
+from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
-from scheduler.video_service.base import DownloadedVideo, VideoService
+from scheduler.video_service.base import DownloadedVideo, VideoService, VideoServiceError
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,16 @@ def aio(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]
 
 class Pipeline:
     def __init__(
-        self, settings: Settings, store: Store, dsn: str, redlock: Redlock, video_service: VideoService
+        self,
+        settings: Settings,
+        store: Store,
+        dsn: str,
+        redlock: Redlock,
+        video_service: VideoService,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.owner = instance_id()
         self.db = store.pipeline(self.owner)
         self._dsn = dsn
@@ -202,6 +210,7 @@ class Pipeline:
                         wanted, schedule.lease_s, self.settings.approval.required
                     )
                     claim_s = (time.perf_counter() - began) / max(1, len(claimed))  # each video's share
+                    self.metrics.claim_seconds.observe(time.perf_counter() - began)
                     backoff.succeeded()
                 except Exception as error:
                     claimed = []
@@ -243,6 +252,7 @@ class Pipeline:
         log.info(
             "listing category %d (%s, %s)", category.id, category.url, "full" if full else f"first {first}"
         )
+        began = time.perf_counter()
         try:
             with trio.fail_after(self.settings.downloader.timeout_s):
                 listing = await _in_thread(
@@ -267,18 +277,26 @@ class Pipeline:
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
             log.warning("listing category %d failed: %s", category.id, reason)
+            self._synced(category, began, "failed")
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return
         except Exception as error:
             # A bug or an outage, not the site: the category is retried and the syncer lives on.
             log.exception("syncing category %d failed", category.id)
             reason = f"internal error: {error!r}"[:500]
+            self._synced(category, began, "error")
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return
         if outcome is None:
             log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
+            self._synced(category, began, "lease_lost")
         else:
             log.info("category %d: %d listed, %d new", category.id, outcome.listed, outcome.new_to_category)
+            self._synced(category, began, "ok")
+
+    def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
+        elapsed = time.perf_counter() - began
+        self.metrics.sync_seconds.labels(category.website, result).observe(elapsed)
 
     # Downloaders
 
@@ -319,6 +337,7 @@ class Pipeline:
             # Held by another worker, or too few lock servers answer: never download without it.
             reason = "locked by another worker" if self._redlock.quorum_reachable else "lock unavailable"
             log.info("video %d: %s, skipped for now", video.id, reason)
+            self.metrics.lock_skips.labels("held" if self._redlock.quorum_reachable else "unavailable").inc()
             await aio(self.db.release_video)(video, f"{reason}; retrying later", self.settings.lock.ttl_s)
             return
         try:
@@ -337,7 +356,7 @@ class Pipeline:
         with phases.timing("exists"):
             exists = await self._video_service.exists(video.website, video.foreign_id)
         if exists:
-            return await self._finish(job, "existing", "already in the Video Service")
+            return await self._finish(job, "existing", "already in the Video Service", "existing")
         job.status = "downloading"
         with phases.timing("progress"):
             await aio(self.db.set_progress)(video.id, job.status, 0, 0)
@@ -355,22 +374,29 @@ class Pipeline:
                 )
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size
+            self.metrics.download_seconds.labels(video.website).observe(phases.durations["download"])
+            self.metrics.bytes_downloaded.labels(video.website).inc(size)
             with phases.timing("progress"):
                 await aio(self.db.set_progress)(video.id, job.status, size, size)
             bounded = await trio.to_thread.run_sync(_bounded, video, downloaded)
             with phases.timing("upload"):
                 service_id = await self._video_service.upload(bounded)
-            return await self._finish(job, service_id, f"delivered to the Video Service as {service_id}")
+            self.metrics.upload_seconds.labels(video.website).observe(phases.durations["upload"])
+            self.metrics.bytes_uploaded.labels(video.website).inc(size)
+            message = f"delivered to the Video Service as {service_id}"
+            return await self._finish(job, service_id, message, "delivered")
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
-    async def _finish(self, job: Job, service_id: str, message: str) -> str | None:
+    async def _finish(self, job: Job, service_id: str, message: str, outcome: str) -> str | None:
         with job.phases.timing("record"):
             recorded = await aio(self.db.finish_video)(job.video, service_id, message)
         if not recorded:
             log.warning("video %d: lease lost before it could be recorded done", job.video.id)
+            self.metrics.lease_losses.inc()
             return None
+        self.metrics.downloads.labels(job.video.website, outcome).inc()
         return message
 
     async def _failed(self, job: Job, error: Exception) -> None:
@@ -385,11 +411,17 @@ class Pipeline:
         delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
         status = await _shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
         log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost")
+        if isinstance(error, VideoServiceError):
+            self.metrics.video_service_errors.inc()
+        if status == "pending":
+            self.metrics.retries.labels(video.website).inc()
+        self.metrics.downloads.labels(video.website, "failed" if status == "failed" else "retried").inc()
 
     async def _after_cancel(self, job: Job) -> None:
         video, reason = job.video, job.cancel_reason or "cancelled"
         if reason == "lease lost":
             log.warning("video %d: lease lost; another instance owns it now", video.id)
+            self.metrics.lease_losses.inc()
         elif job.cancel_to_failed:
             await _shielded(aio(self.db.fail_attempt), video, reason, 0, 0.0)
         else:
