@@ -90,6 +90,16 @@ class Metrics:
         self.video_service_errors = Counter(
             "scheduler_video_service_errors", "Errors from the Video Service", registry=r
         )
+        self.api_requests = Counter(
+            "scheduler_api_requests", "RPCs answered, by method and status", ["method", "code"], registry=r
+        )
+        self.api_seconds = Histogram(
+            "scheduler_api_request_seconds",
+            "RPCs from request to status",
+            ["method"],
+            buckets=_FAST,
+            registry=r,
+        )
         self.videos = Gauge(
             "scheduler_videos", "Videos by status (the queue), every instance's", ["status"], registry=r
         )

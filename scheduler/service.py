@@ -69,9 +69,9 @@ async def run(
         ):
             accepting = ServiceStatus()  # grpc.health.v1: NOT_SERVING from the start of a drain
             accepting.set(True)
-            port = await nursery.start(serve_api, store, dsn, settings, accepting)
-            log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             metrics = Metrics()
+            port = await nursery.start(serve_api, store, dsn, settings, accepting, metrics)
+            log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             if settings.metrics.port:
                 metrics_port = await nursery.start(
                     serve_metrics,

@@ -52,9 +52,9 @@ async def test_the_counters_follow_a_delivery(
         before = await scrape(port)
         channel = Channel("127.0.0.1", running.port)
         try:
-            await Api(SchedulerStub(channel), running.port)(
-                "ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1)
-            )
+            api = Api(SchedulerStub(channel), running.port)
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await api.error("ScheduleCategory", pb.ScheduleCategoryRequest(url="file:///etc", user_id=1))
         finally:
             channel.close()
         await wait_for(db, "SELECT status::text FROM videos", "done")
@@ -72,9 +72,40 @@ async def test_the_counters_follow_a_delivery(
     # The queue, read from the database at the first scrape (then at most every 10 s).
     assert {before[("scheduler_videos", (("status", s),))] for s in ("pending", "done", "failed")} == {0}
     assert after[("process_resident_memory_bytes", ())] > 0
+    for code in ("OK", "INVALID_ARGUMENT"):
+        assert after[("scheduler_api_requests_total", (("code", code), ("method", "ScheduleCategory")))] == 1
+    assert after[("scheduler_api_request_seconds_count", (("method", "ScheduleCategory"),))] == 2
 
 
 def test_a_bad_metrics_port_is_refused_and_zero_turns_the_endpoint_off() -> None:
     with pytest.raises(SettingsError, match="SCHEDULER_METRICS__PORT"):
         from_overrides({"metrics": {"port": 70000}})
     assert from_overrides({"metrics": {"port": 0}}).metrics.port == 0
+
+
+async def test_a_refused_call_is_counted_with_its_status(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = pipeline_settings(
+        database_url,
+        redis_url,
+        tmp_path,
+        grpc={"tokens": ["a-token-of-32-characters-at-least"]},
+        metrics={"port": port},
+    )
+
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(run, settings)
+        channel = Channel("127.0.0.1", running.port)
+        try:
+            await Api(SchedulerStub(channel), running.port).error("ListDownloads", pb.ListDownloadsRequest())
+        finally:
+            channel.close()
+        after = await scrape(port)
+        nursery.cancel_scope.cancel()
+
+    assert (
+        after[("scheduler_api_requests_total", (("code", "UNAUTHENTICATED"), ("method", "ListDownloads")))]
+        == 1
+    )

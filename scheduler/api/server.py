@@ -13,10 +13,11 @@ from grpclib.health.service import Health
 from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
-from scheduler.api import security
+from scheduler.api import observe, security
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
 from scheduler.db.store import Store
+from scheduler.metrics import Metrics
 from scheduler.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ async def serve_api(
     dsn: str,
     settings: Settings,
     accepting: ServiceStatus,
+    metrics: Metrics,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -62,6 +64,7 @@ async def serve_api(
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
     services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
     server = Server(services)
+    observe.install(server, metrics)  # first: it counts what security refuses too
     security.install(server, settings.grpc)
     sock = bind(settings.grpc.host, settings.grpc.port)
     await trio_asyncio.aio_as_trio(server.start)(sock=sock, ssl=security.tls_context(settings.grpc))
