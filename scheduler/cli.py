@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SettingsError as error:
             print(f"scheduler: {error}", file=sys.stderr)
             return 2
+        logs.configure(settings.log.level, settings.log.format)
         if args.command == "serve":
             return _serve(_migrating(settings, False) if args.no_migrate else settings)
         return _migrate(settings)

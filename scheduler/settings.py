@@ -117,6 +117,16 @@ class LockSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    format: str  # "text" (one readable line) or "json" (one object per line)
+    level: str  # DEBUG, INFO, WARNING or ERROR
+
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     port: int  # 0: no metrics endpoint; it listens on grpc.host
 
@@ -141,6 +151,7 @@ class Settings:
     lock: LockSettings
     shutdown: ShutdownSettings
     metrics: MetricsSettings
+    log: LogSettings
 
 
 def defaults() -> dict[str, Any]:
@@ -268,6 +279,10 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         lock=LockSettings(ttl_s=section.number(("lock", "ttl_s"), 1.0)),
         shutdown=ShutdownSettings(grace_s=section.number(("shutdown", "grace_s"), 0.0)),
         metrics=MetricsSettings(port=section.integer(("metrics", "port"), 0, 65535)),
+        log=LogSettings(
+            format=section.one_of(("log", "format"), LOG_FORMATS),
+            level=section.one_of(("log", "level"), LOG_LEVELS, upper=True),
+        ),
     )
     database = settings.database
     if database.pool_min_size > database.pool_max_size:
@@ -312,6 +327,13 @@ class _Reader:
         if not allow_empty and not value.strip():
             raise self._fail(path, "must not be empty", value)
         return value
+
+    def one_of(self, path: tuple[str, ...], choices: tuple[str, ...], *, upper: bool = False) -> str:
+        value = self._get(path)
+        chosen = value.upper() if upper and isinstance(value, str) else value
+        if chosen not in choices:
+            raise self._fail(path, f"must be one of {', '.join(choices)}", value)
+        return str(chosen)
 
     def boolean(self, path: tuple[str, ...]) -> bool:
         value = self._get(path)

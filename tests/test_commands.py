@@ -52,7 +52,7 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     database_url: str, redis_url: str, tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
     port = free_port()
-    env = service_environment(database_url, redis_url, port, tmp_path)
+    env = service_environment(database_url, redis_url, port, tmp_path) | {"SCHEDULER_LOG__FORMAT": "json"}
     log = tmp_path / "serve.log"
     async with scheduler_process(env, log, "serve") as serve:
         with trio.fail_after(60):
@@ -74,6 +74,9 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert json.loads(listed.stdout)["categories"][0]["url"] == "http://127.0.0.1/feed.xml"
     assert "user 4 subscribed" in events.stdout.decode()
     assert (health.returncode, health.stdout) == (0, b"SERVING\n")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
+    assert any(line["message"].startswith("serving gRPC on") for line in lines)
+    assert all(line["instance"] for line in lines if line["logger"] == "scheduler.pipeline.pipeline")
     assert refused.returncode == 1
     assert refused.stderr.decode().splitlines() == [
         "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"

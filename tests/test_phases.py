@@ -94,7 +94,10 @@ def test_the_summary_reads_back() -> None:
         "in 1.56 s (claim 2.0 ms, wait 1.0 ms, lock 3.0 ms, exists 0.5 ms, progress 4.0 ms, download 1.50 s, "
         "upload 40.0 ms, record 4.0 ms, unlock 0.5 ms, other 6.0 ms; overhead 10.5 ms, own 20.5 ms)"
     )
-    line = f"2024-01-01 00:00:00 INFO scheduler.pipeline.pipeline: video 7: delivered as x/y {summary}"
+    line = (
+        f"2024-01-01 00:00:00 INFO scheduler.pipeline.pipeline: video 7: delivered as x/y {summary}"
+        " instance=host-1-abc video_id=7 website=example.com"  # the line's context follows
+    )
     parsed = parse(line)
     assert parsed is not None
     assert parsed == pytest.approx(phases.as_dict(), abs=0.005)  # as rounded in the text

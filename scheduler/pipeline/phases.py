@@ -99,7 +99,7 @@ def _duration(seconds: float) -> str:
 
 _TIME = r"[\d.]+ m?s"
 _SUMMARY = re.compile(
-    rf"in (?P<total>{_TIME}) \((?P<phases>[^;]*); overhead (?P<overhead>{_TIME}), own (?P<own>{_TIME})\)$"
+    rf"in (?P<total>{_TIME}) \((?P<phases>[^;]*); overhead (?P<overhead>{_TIME}), own (?P<own>{_TIME})\)"
 )
 _PHASE = re.compile(r"(\w+) ([\d.]+) (m?s)")
 

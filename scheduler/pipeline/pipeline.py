@@ -34,6 +34,7 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
+from scheduler import logs
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
@@ -51,6 +52,15 @@ CLAIM_BATCH = 16
 CLEANUP_S = 5.0
 PROGRESS_INTERVAL_S = 1.0
 CANCELLED_BY_USER = "cancelled by CancelDownload"
+
+
+def _of(video: ClaimedVideo) -> dict[str, object]:
+    """A log line's context: which video, on which site."""
+    return {"video_id": video.id, "website": video.website}
+
+
+def _of_category(category: ClaimedCategory) -> dict[str, object]:
+    return {"category_id": category.id, "website": category.website}
 
 
 def instance_id() -> str:
@@ -118,6 +128,7 @@ class Pipeline:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.owner = instance_id()
+        logs.set_instance(self.owner)
         self.db = store.pipeline(self.owner)
         self._dsn = dsn
         self._redlock = redlock
@@ -220,7 +231,13 @@ class Pipeline:
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
                 for video in claimed:
-                    log.info("claimed video %d (%s %s)", video.id, video.website, video.foreign_id)
+                    log.info(
+                        "claimed video %d (%s %s)",
+                        video.id,
+                        video.website,
+                        video.foreign_id,
+                        extra=_of(video),
+                    )
                     await send.send(self.inflight.add(video, claim_s))
                 if len(claimed) < wanted:
                     await self._wakeup.wait(seen, schedule.poll_interval_s)
@@ -276,7 +293,7 @@ class Pipeline:
             )
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
-            log.warning("listing category %d failed: %s", category.id, reason)
+            log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
             self._synced(category, began, "failed")
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return
@@ -291,7 +308,13 @@ class Pipeline:
             log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
             self._synced(category, began, "lease_lost")
         else:
-            log.info("category %d: %d listed, %d new", category.id, outcome.listed, outcome.new_to_category)
+            log.info(
+                "category %d: %d listed, %d new",
+                category.id,
+                outcome.listed,
+                outcome.new_to_category,
+                extra=_of_category(category),
+            )
             self._synced(category, began, "ok")
 
     def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
@@ -336,7 +359,7 @@ class Pipeline:
         if job.lock is None:
             # Held by another worker, or too few lock servers answer: never download without it.
             reason = "locked by another worker" if self._redlock.quorum_reachable else "lock unavailable"
-            log.info("video %d: %s, skipped for now", video.id, reason)
+            log.info("video %d: %s, skipped for now", video.id, reason, extra=_of(video))
             self.metrics.lock_skips.labels("held" if self._redlock.quorum_reachable else "unavailable").inc()
             await aio(self.db.release_video)(video, f"{reason}; retrying later", self.settings.lock.ttl_s)
             return
@@ -348,7 +371,7 @@ class Pipeline:
                     await self._redlock.release(job.lock)
         if delivered is not None:
             phases.stop()
-            log.info("video %d: %s %s", video.id, delivered, phases.summary())
+            log.info("video %d: %s %s", video.id, delivered, phases.summary(), extra=_of(video))
 
     async def _transfer(self, job: Job) -> str | None:
         """Delivers the video; returns what was done, or None if the lease was lost."""
@@ -410,7 +433,7 @@ class Pipeline:
         attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
         delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
         status = await _shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
-        log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost")
+        log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost", extra=_of(video))
         if isinstance(error, VideoServiceError):
             self.metrics.video_service_errors.inc()
         if status == "pending":
