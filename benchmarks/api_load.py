@@ -24,8 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,7 @@ import psutil
 import trio
 import trio_asyncio
 
-from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile, ratio
-from scheduler.db.migrate import migrate
+from benchmarks.harness import Environment, Result, Row, fetch, inverse_ratio, percentile, ratio
 from tests.content_site import ContentSite, content_site
 from tests.support import (
     REPO,
@@ -194,55 +192,12 @@ def scale_of(env: Environment) -> Scale:
 # The database: populated once, copied for each run.
 
 
-@contextmanager
-def populated_copies(env: Environment, scale: Scale, copies: int) -> Iterator[list[str]]:
-    name = f"bench_api_load_{uuid.uuid4().hex[:8]}"
-    names = [f"{name}_{n}" for n in range(copies)]
-    asyncio.run(_create_copies(env, scale, name, names))
-    try:
-        yield [env.database(n) for n in names]
-    finally:
-        asyncio.run(
-            _admin(env.database_url, *(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in [*names, name]))
-        )
-
-
-async def _create_copies(env: Environment, scale: Scale, template: str, names: list[str]) -> None:
-    await _admin(env.database_url, f'CREATE DATABASE "{template}"')
-    await migrate(env.database(template))
-    conn = await asyncpg.connect(env.database(template))
-    try:
-        for statement in POPULATE.split(";\n"):
-            if statement.strip():
-                await conn.execute(
-                    statement.replace("$1", str(scale.videos)).replace("$2", str(scale.categories))
-                )
-    finally:
-        await conn.close()
-    await _admin(env.database_url, *(f'CREATE DATABASE "{n}" TEMPLATE "{template}"' for n in names))
-
-
-async def _admin(dsn: str, *statements: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 # One run of the pipeline: serve, the feed scheduled, every video delivered.
 
 
 async def _value(dsn: str, sql: str, *args: Any) -> Any:
-    async def fetch() -> Any:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await conn.close()
-
-    return await trio_asyncio.aio_as_trio(fetch)()
+    [row] = await trio_asyncio.aio_as_trio(fetch)(dsn, sql, *args)
+    return row[0]
 
 
 FEED_VIDEOS = (
@@ -549,7 +504,10 @@ def run(env: Environment) -> Result:
     scale = scale_of(env)
     stubs = generate_stubs(env.work / "api-load-stubs")
     token = uuid.uuid4().hex[:6]  # the feed's ids are this run's own in the shared Redis
-    with content_site() as site, populated_copies(env, scale, len(ORDER)) as databases:
+    with (
+        content_site() as site,
+        env.populated_copies("api_load", POPULATE, (scale.videos, scale.categories), len(ORDER)) as databases,
+    ):
         names = [f"{token}-{n:05d}" for n in range(scale.feed)]
         for name in names:
             site.add_video(name, size=VIDEO_BYTES)

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile, ratio
-from scheduler.db.migrate import migrate
 from scheduler.db.store import Q
 
 BASELINE_CLAIM = """
@@ -121,40 +119,12 @@ async def _run(dsn: str, name: str, claim: Any, pollers: int, batch: int, second
 
 
 async def claim_benchmark(
-    server_dsn: str, videos: int, categories: int, pollers: int = 4, batch: int = 16, seconds: float = 20.0
+    baseline_dsn: str, ours_dsn: str, pollers: int, batch: int, seconds: float
 ) -> tuple[ClaimRun, ClaimRun]:
-    """(baseline, ours), each from a fresh copy of the same populated database."""
-    admin = await asyncpg.connect(server_dsn)
-    template = f"bench_claims_{uuid.uuid4().hex[:8]}"
-    copies = [f"{template}_{side}" for side in ("baseline", "ours")]
-    try:
-        await admin.execute(f'CREATE DATABASE "{template}"')
-        template_dsn = _with_database(server_dsn, template)
-        await migrate(template_dsn)
-        conn = await asyncpg.connect(template_dsn)
-        try:
-            for statement in POPULATE.split(";\n"):
-                if statement.strip():
-                    await conn.execute(statement.replace("$1", str(videos)).replace("$2", str(categories)))
-        finally:
-            await conn.close()
-        for copy in copies:
-            await admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
-        baseline = await _run(
-            _with_database(server_dsn, copies[0]), "baseline", _claim_baseline, pollers, batch, seconds
-        )
-        ours = await _run(_with_database(server_dsn, copies[1]), "ours", _claim_ours, pollers, batch, seconds)
-        return baseline, ours
-    finally:
-        for name in (*copies, template):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
-def _with_database(dsn: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+    """(baseline, ours), each on its own copy of the same populated database."""
+    baseline = await _run(baseline_dsn, "baseline", _claim_baseline, pollers, batch, seconds)
+    ours = await _run(ours_dsn, "ours", _claim_ours, pollers, batch, seconds)
+    return baseline, ours
 
 
 def run(env: Environment) -> Result:
@@ -162,9 +132,8 @@ def run(env: Environment) -> Result:
     categories = int(env.pick(10, 100, 1_000))
     seconds = env.pick(5.0, 10.0, 30.0)
     pollers, batch = 4, 16
-    baseline, ours = asyncio.run(
-        claim_benchmark(env.database_url, videos, categories, pollers, batch, seconds)
-    )
+    with env.populated_copies("claims", POPULATE, (videos, categories), 2) as [baseline_dsn, ours_dsn]:
+        baseline, ours = asyncio.run(claim_benchmark(baseline_dsn, ours_dsn, pollers, batch, seconds))
     return Result(
         key="claims",
         title="Claim throughput and latency",

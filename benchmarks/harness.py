@@ -47,19 +47,65 @@ class Environment:
     @contextmanager
     def scratch_database(self, prefix: str) -> Iterator[str]:
         """A fresh, migrated database, dropped afterwards (even when the benchmark fails)."""
-        name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_admin(self.database_url, f'CREATE DATABASE "{name}"'))
+        with self.populated_copies(prefix, "", (), 1) as [dsn]:
+            yield dsn
+
+    @contextmanager
+    def populated_copies(
+        self, prefix: str, script: str, values: Sequence[object], copies: int
+    ) -> Iterator[list[str]]:
+        """`copies` databases, each a copy of one migrated database that `script` filled
+        (see `run_script`), so every side of a benchmark starts from the same data; all
+        dropped afterwards, even when the benchmark fails."""
+        template = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+        names = [template] if copies == 1 else [f"{template}_{n}" for n in range(copies)]
         try:
-            asyncio.run(migrate(self.database(name)))
-            yield self.database(name)
+            asyncio.run(execute(self.database_url, f'CREATE DATABASE "{template}"'))
+            asyncio.run(_migrate_and_fill(self.database(template), script, values))
+            if copied := [n for n in names if n != template]:
+                creates = (f'CREATE DATABASE "{n}" TEMPLATE "{template}"' for n in copied)
+                asyncio.run(execute(self.database_url, *creates))
+            yield [self.database(n) for n in names]
         finally:
-            asyncio.run(_admin(self.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop = (f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in dict.fromkeys([*names, template]))
+            asyncio.run(execute(self.database_url, *drop))
 
 
-async def _admin(dsn: str, statement: str) -> None:
+async def _migrate_and_fill(dsn: str, script: str, values: Sequence[object]) -> None:
+    await migrate(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(statement)
+        await run_script(conn, script, values)
+    finally:
+        await conn.close()
+
+
+async def run_script(conn: asyncpg.Connection, script: str, values: Sequence[object]) -> None:
+    """Runs the statements of `script` (separated by ";" at a line's end) in turn, with $1,
+    $2, ... replaced by `values` as text: a bulk fill is DDL and multi-statement SQL, which
+    takes no bind parameters."""
+    for statement in script.split(";\n"):
+        for n, value in reversed(list(enumerate(values, start=1))):  # $10 before $1
+            statement = statement.replace(f"${n}", str(value))
+        if statement.strip():
+            await conn.execute(statement)
+
+
+async def execute(dsn: str, *statements: str) -> None:
+    """Each statement in turn, on a connection of its own (CREATE/DROP DATABASE)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def fetch(dsn: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    """One query on a connection of its own: for polling a database other processes write."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
 

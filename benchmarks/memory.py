@@ -29,13 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import psutil
 import trio
 import trio_asyncio
 from grpclib.client import Channel
 
-from benchmarks.harness import Environment, Result, Row
+from benchmarks.harness import Environment, Result, Row, fetch
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.content_site import ContentSite, content, content_site
@@ -136,14 +135,7 @@ def fakes_in_a_thread() -> Iterator[Fakes]:
 
 
 async def _sql(dsn: str, statement: str, *args: Any) -> Any:
-    async def query() -> Any:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return await connection.fetch(statement, *args)
-        finally:
-            await connection.close()
-
-    return await trio_asyncio.aio_as_trio(query)()
+    return await trio_asyncio.aio_as_trio(fetch)(dsn, statement, *args)
 
 
 async def _sample(process: psutil.Process, data_dir: Path, delivery: Delivery) -> None:

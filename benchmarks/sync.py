@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from benchmarks.harness import Environment, Result, Row, inverse_ratio, ratio
+from benchmarks.harness import Environment, Result, Row, inverse_ratio, ratio, run_script
 from scheduler.db.store import ClaimedCategory, ListedVideo, Q, Store
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.settings import from_overrides
@@ -196,11 +196,7 @@ async def _syncs(
     conn = await asyncpg.connect(dsn)
     await side.open(dsn)
     try:
-        for statement in OTHERS.split(";\n"):
-            if statement.strip():
-                await conn.execute(
-                    statement.replace("$1", str(others)).replace("$2", str(_categories(others)))
-                )
+        await run_script(conn, OTHERS, (others, _categories(others)))
         categories = [await conn.fetchval(CATEGORY, str(n)) for n in range(len(firsts))]
         for category_id, videos in zip(categories, firsts, strict=True):
             done.first.append(await _sync(conn, side, category_id, videos, 0))

@@ -132,7 +132,7 @@ async def serve_metrics(
                     await stream.send_all(b"HTTP/1.0 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                     return
                 try:
-                    await count_queue()
+                    await metrics.refresh_queue(count_by_status)
                 except Exception as error:  # the database is down: serve the rest
                     log.warning("metrics: cannot count videos by status: %s", error)
                 body = generate_latest(metrics.registry)
@@ -142,9 +142,6 @@ async def serve_metrics(
                 pass  # the scraper went away
             finally:
                 await stream.aclose()
-
-    async def count_queue() -> None:
-        await metrics.refresh_queue(count_by_status)
 
     listeners = await trio.open_tcp_listeners(port, host=host)
     async with trio.open_nursery() as nursery:
