@@ -70,13 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--all", action="store_true", help="every category's events")
     events.add_argument("--limit", type=int, default=0)
 
-    for name, help in (
-        ("unsubscribe", "remove a user's subscription"),
-        ("retry", "put a category's failed videos back to pending"),
-    ):
-        sub = client_command(name, help)
-        sub.add_argument("--user", type=int, required=True)
-        sub.add_argument("--category", type=int, required=True)
+    unsubscribe = client_command("unsubscribe", "remove a user's subscription")
+    unsubscribe.add_argument("--user", type=int, required=True)
+    unsubscribe.add_argument("--category", type=int, required=True)
+
+    retry = client_command(
+        "retry",
+        "put failed videos back to pending: a category's (--user, --category) or a website's (--website)",
+    )
+    retry.add_argument("--failed", action="store_true", help="failed videos (the default; the only kind)")
+    retry.add_argument("--user", type=int, default=0, help="a subscriber of --category")
+    retry.add_argument("--category", type=int, default=0)
+    retry.add_argument("--website", default="", help="only this website's videos, e.g. www.nicovideo.jp")
 
     downloads = client_command("downloads", "videos queued, downloading or uploading")
     downloads.add_argument("--limit", type=int, default=0)
@@ -93,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("video", type=int)
 
     client_command("health", "exit 0 only if the service is SERVING (a container's HEALTHCHECK)", json=False)
+    client_command("stats", "videos by status and website, the oldest pending, the instances alive")
     client_command("inference", "list the tag -> content category rules")
     infer = client_command("infer", "add or change a tag -> content category rule")
     infer.add_argument("tag")
@@ -121,7 +127,11 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
         case "unsubscribe":
             return "Unsubscribe", pb.UnsubscribeRequest(user_id=args.user, category_id=args.category)
         case "retry":
-            return "RetryFailed", pb.RetryFailedRequest(user_id=args.user, category_id=args.category)
+            return "RetryFailed", pb.RetryFailedRequest(
+                user_id=args.user, category_id=args.category, website=args.website
+            )
+        case "stats":
+            return "GetStats", pb.GetStatsRequest()
         case "downloads":
             return "ListDownloads", pb.ListDownloadsRequest(limit=args.limit)
         case "unapproved":
@@ -144,7 +154,10 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "retry" and not args.website and not (args.user and args.category):
+        parser.error("retry: give --user and --category, or --website")
     if args.command in ("serve", "migrate"):
         logs.configure()
         try:

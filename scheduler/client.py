@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,24 @@ def approval_name(value: int) -> str:
     return pb.Approval.Name(value).lower()
 
 
+def instance_state_name(value: int) -> str:
+    """alive, dead or stopped; "" for an instance that never registered."""
+    return "" if value == pb.INSTANCE_STATE_UNSPECIFIED else pb.InstanceState.Name(value).lower()
+
+
+def age(moment: str, now: str) -> str:
+    """How long before `now` an RFC 3339 `moment` was, roughly: "42s ago", "3h05m ago"."""
+    seconds = max(0, int((datetime.fromisoformat(now) - datetime.fromisoformat(moment)).total_seconds()))
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    if days:
+        return f"{days}d{hour:02d}h ago"
+    if hours:
+        return f"{hours}h{minute:02d}m ago"
+    return f"{minutes}m{second:02d}s ago" if minutes else f"{second}s ago"
+
+
 def describe(response: Message) -> str:
     """The human-readable form of each response."""
     render: Callable[[Any], str] = _RENDERERS[type(response)]
@@ -217,13 +236,49 @@ def _downloads(r: pb.ListDownloadsResponse) -> str:
             return f"{d.bytes_done} B" if d.bytes_done else "-"
         return f"{100 * d.bytes_done // d.bytes_total}% of {d.bytes_total} B"
 
+    def instance(d: pb.Download) -> str:
+        state = instance_state_name(d.instance_state)
+        return f"{d.instance} ({state})" if state and state != "alive" else d.instance
+
     return table(
         ["VIDEO", "STATUS", "PROGRESS", "ATTEMPTS", "INSTANCE", "WEBSITE", "FOREIGN ID"],
         [
-            [d.video_id, status_name(d.status), progress(d), d.attempts, d.instance, d.website, d.foreign_id]
+            [d.video_id, status_name(d.status), progress(d), d.attempts, instance(d), d.website, d.foreign_id]
             for d in r.downloads
         ],
     )
+
+
+def _stats(r: pb.GetStatsResponse) -> str:
+    def counts(c: pb.VideoCounts, name: str) -> list[object]:
+        oldest = age(c.oldest_pending, r.as_of) if c.oldest_pending else "-"
+        return [name, c.pending, c.queued, c.downloading, c.uploading, c.done, c.failed, oldest]
+
+    videos = table(
+        ["WEBSITE", "PENDING", "QUEUED", "DOWNLOADING", "UPLOADING", "DONE", "FAILED", "OLDEST PENDING"],
+        [*(counts(w, w.website) for w in r.websites), counts(r.total, "all")],
+    )
+    instances = (
+        table(
+            ["INSTANCE", "STATE", "LAST HEARTBEAT", "DOWNLOADS", "LISTINGS", "WORKERS", "VERSION", "STARTED"],
+            [
+                [
+                    i.id,
+                    instance_state_name(i.state),
+                    age(i.last_heartbeat, r.as_of),
+                    i.downloads,
+                    i.listings,
+                    i.workers,
+                    i.version,
+                    i.started,
+                ]
+                for i in r.instances
+            ],
+        )
+        if r.instances
+        else "no instance registered"
+    )
+    return f"{r.categories} categories subscribed, as of {r.as_of}\n\n{videos}\n\n{instances}"
 
 
 def _videos(r: pb.ListUnapprovedVideosResponse) -> str:
@@ -248,6 +303,7 @@ _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.ListEventsResponse: _events,
     pb.UnsubscribeResponse: lambda r: f"unsubscribed; {r.remaining_subscribers} subscribers remain",
     pb.RetryFailedResponse: lambda r: f"{r.retried} failed videos put back to pending",
+    pb.GetStatsResponse: _stats,
     pb.ListDownloadsResponse: _downloads,
     pb.ListUnapprovedVideosResponse: _videos,
     pb.ApproveVideoResponse: _video,

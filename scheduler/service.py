@@ -6,6 +6,7 @@
        │  and bounded: embedded PostgreSQL / Redis (when no URL is set), migrations,
        │  the asyncpg pool, the Redlock clients, the Video Service
        └─ nursery
+          ├─ registration: this instance's heartbeat row (scheduler/instances.py)
           ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
           └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
 
@@ -27,10 +28,11 @@ import trio
 import trio_asyncio
 from grpclib.health.check import ServiceStatus
 
-from scheduler import embedded
+from scheduler import embedded, logs
 from scheduler.api.server import serve_api
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
+from scheduler.instances import instance_id, keep_registered, registration
 from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
@@ -67,6 +69,10 @@ async def run(
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
+            instance = instance_id()
+            logs.set_instance(instance)
+            me = registration(instance, settings.downloader.workers)
+            await nursery.start(keep_registered, store, me, settings.schedule.lease_s)
             accepting = ServiceStatus()  # grpc.health.v1: NOT_SERVING from the start of a drain
             accepting.set(True)
             metrics = Metrics()
@@ -81,7 +87,7 @@ async def run(
                     trio_asyncio.aio_as_trio(store.count_by_status),
                 )
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
-            pipeline = Pipeline(settings, store, dsn, redlock, video_service, metrics)
+            pipeline = Pipeline(settings, store, dsn, redlock, video_service, metrics, instance)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -101,6 +101,21 @@ BAD_REQUESTS = {
         "category_id: must be positive",
     ),
     "retry-user": ("RetryFailed", pb.RetryFailedRequest(category_id=1), "user_id: must be positive"),
+    "retry-nothing-named": (
+        "RetryFailed",
+        pb.RetryFailedRequest(user_id=1),
+        "category_id: must be positive",
+    ),
+    "retry-website": (
+        "RetryFailed",
+        pb.RetryFailedRequest(website="www.nicovideo.jp/tag/x"),
+        "website: must be a host name such as www.nicovideo.jp, got 'www.nicovideo.jp/tag/x'",
+    ),
+    "retry-website-user": (
+        "RetryFailed",
+        pb.RetryFailedRequest(website="127.0.0.1", user_id=-1),
+        "user_id: must not be negative",
+    ),
     "downloads-limit": ("ListDownloads", pb.ListDownloadsRequest(limit=-3), "limit: must not be negative"),
     "unapproved-category": (
         "ListUnapprovedVideos",
@@ -148,8 +163,9 @@ async def test_every_rpc_names_the_bad_field(
         ("RejectVideo", pb.RejectVideoRequest(video_id=5), "video_id: no video 5"),
         ("ListUnapprovedVideos", pb.ListUnapprovedVideosRequest(category_id=9), "category_id: no category 9"),
         ("Unsubscribe", pb.UnsubscribeRequest(user_id=1, category_id=77), "category_id: user 1 does not"),
+        ("RetryFailed", pb.RetryFailedRequest(website="nicovid.jp"), "website: no videos of nicovid.jp"),
     ],
-    ids=["events", "approve", "reject", "unapproved", "unsubscribe"],
+    ids=["events", "approve", "reject", "unapproved", "unsubscribe", "retry-website"],
 )
 async def test_unknown_ids_are_not_found(
     api: Api, db: Database, method: str, request_: object, message: str

@@ -122,6 +122,43 @@ async def test_retry_failed_puts_a_subscribers_failed_videos_back(api: Api, db: 
     assert statuses == {failed: "pending", done: "done", elsewhere: "failed"}
 
 
+async def test_retry_failed_by_website_puts_that_sites_failed_videos_back_in_every_category(
+    api: Api, db: Database
+) -> None:
+    first = (await schedule(api, "http://127.0.0.1/a.xml", user_id=1)).category_id
+    second = (await schedule(api, "http://127.0.0.1/b.xml", user_id=2)).category_id
+    in_first = await db.add_video(first, "one", status="failed")
+    in_second = await db.add_video(second, "two", status="failed")
+    done = await db.add_video(second, "three", status="done", position=1)
+    elsewhere = await db.add_video(second, "four", status="failed", position=2)
+    await db.fetch("UPDATE videos SET website = 'www.nicovideo.jp' WHERE id = $1", elsewhere)
+
+    response = await api("RetryFailed", pb.RetryFailedRequest(website="127.0.0.1"))
+
+    assert response.retried == 2
+    statuses = dict(await db.fetch("SELECT id, status::text FROM videos"))
+    assert statuses == {in_first: "pending", in_second: "pending", done: "done", elsewhere: "failed"}
+    events = (await api("ListEvents", pb.ListEventsRequest(show_all=True, limit=2))).events
+    assert sorted((e.category_id, e.message) for e in events) == [
+        (first, "an operator put 1 failed videos of 127.0.0.1 back to pending"),
+        (second, "an operator put 1 failed videos of 127.0.0.1 back to pending"),
+    ]
+
+
+async def test_retry_failed_by_website_within_a_category(api: Api, db: Database) -> None:
+    category_id = (await schedule(api, "http://127.0.0.1/a.xml", user_id=1)).category_id
+    other_id = (await schedule(api, "http://127.0.0.1/b.xml", user_id=1)).category_id
+    here = await db.add_video(category_id, "here", status="failed")
+    there = await db.add_video(other_id, "there", status="failed")
+
+    response = await api(
+        "RetryFailed", pb.RetryFailedRequest(user_id=1, category_id=category_id, website="127.0.0.1")
+    )
+
+    assert response.retried == 1
+    assert dict(await db.fetch("SELECT id, status::text FROM videos")) == {here: "pending", there: "failed"}
+
+
 @pytest.mark.parametrize(
     ("user_id", "category_id", "status"),
     [(2, None, Status.PERMISSION_DENIED), (1, 999, Status.NOT_FOUND)],

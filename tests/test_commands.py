@@ -49,7 +49,7 @@ async def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_serve_answers_the_client_commands_and_stops_cleanly(
-    database_url: str, redis_url: str, tmp_path: Path, stop_signal: signal.Signals
+    database_url: str, redis_url: str, tmp_path: Path, stop_signal: signal.Signals, db: Database
 ) -> None:
     port = free_port()
     env = service_environment(database_url, redis_url, port, tmp_path) | {"SCHEDULER_LOG__FORMAT": "json"}
@@ -64,6 +64,9 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
         events = await cli("events", "--target", target)
         refused = await cli("schedule", "file:///etc/passwd", "--user", "4", "--target", target)
         health = await cli("health", "--target", target)
+        await db.add_video(1, "broken", status="failed")
+        retried = await cli("retry", "--failed", "--website", "127.0.0.1", "--target", target)
+        stats = await cli("stats", "--target", target)
 
         serve.send_signal(stop_signal)
         with trio.fail_after(15):
@@ -74,6 +77,12 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert json.loads(listed.stdout)["categories"][0]["url"] == "http://127.0.0.1/feed.xml"
     assert "user 4 subscribed" in events.stdout.decode()
     assert (health.returncode, health.stdout) == (0, b"SERVING\n")
+    assert retried.stdout == b"1 failed videos put back to pending\n"
+    videos, instances = stats.stdout.decode().split("\n\n")[1:]
+    assert videos.splitlines()[1].split()[:7] == ["127.0.0.1", "1", "0", "0", "0", "0", "0"]
+    [instance] = instances.splitlines()[1:]
+    assert instance.split()[1] == "alive"
+    assert await db.value("SELECT instance_state(i) FROM instances i") == "stopped"
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
     assert any(line["message"].startswith("serving gRPC on") for line in lines)
     assert all(line["instance"] for line in lines if line["logger"] == "scheduler.pipeline.pipeline")
@@ -81,6 +90,15 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert refused.stderr.decode().splitlines() == [
         "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"
     ]
+
+
+async def test_retry_names_what_to_retry() -> None:
+    result = await cli("retry", "--failed", "--user", "1")
+
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines()[-1] == (
+        "scheduler: error: retry: give --user and --category, or --website"
+    )
 
 
 @pytest.mark.parametrize("command", ["downloads", "health"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -45,7 +46,7 @@ async def test_the_service_is_serving_overall_and_by_name(api: Api) -> None:
 async def test_without_its_database_the_service_is_not_serving(
     api: Api, database_url: str, postgres_url: str
 ) -> None:
-    name = database_url.rsplit("/", 1)[1]
+    name = urlsplit(database_url).path.lstrip("/")  # an embedded server's URL has a query
     admin = await trio_asyncio.aio_as_trio(asyncpg.connect)(postgres_url)
     try:
         await trio_asyncio.aio_as_trio(admin.execute)(f'DROP DATABASE "{name}" WITH (FORCE)')

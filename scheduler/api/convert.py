@@ -16,6 +16,12 @@ STATUSES = {
     "failed": pb.FAILED,
 }
 _APPROVAL = {"unreviewed": pb.UNREVIEWED, "approved": pb.APPROVED, "rejected": pb.REJECTED}
+_INSTANCE_STATES = {
+    "": pb.INSTANCE_STATE_UNSPECIFIED,
+    "alive": pb.ALIVE,
+    "dead": pb.DEAD,
+    "stopped": pb.STOPPED,
+}
 
 
 def rfc3339(moment: datetime | None) -> str:
@@ -61,6 +67,7 @@ def download(row: store.Download) -> pb.Download:
         bytes_total=row.bytes_total,
         instance=row.instance,
         attempts=row.attempts,
+        instance_state=_INSTANCE_STATES[row.instance_state],
     )
 
 
@@ -78,3 +85,38 @@ def video(row: store.Video) -> pb.Video:
 
 def inference_category(row: store.InferenceCategory) -> pb.InferenceCategory:
     return pb.InferenceCategory(id=row.id, tag=row.tag, category=row.category)
+
+
+def stats(row: store.Stats) -> pb.GetStatsResponse:
+    websites = [video_counts(w.website, w.videos, w.oldest_pending) for w in row.websites]
+    oldest = [w.oldest_pending for w in row.websites if w.oldest_pending is not None]
+    total: dict[str, int] = {}
+    for w in row.websites:
+        for status, count in w.videos.items():
+            total[status] = total.get(status, 0) + count
+    return pb.GetStatsResponse(
+        as_of=rfc3339(row.as_of),
+        categories=row.categories,
+        total=video_counts("", total, min(oldest, default=None)),
+        websites=websites,
+        instances=[instance(i) for i in row.instances],
+    )
+
+
+def video_counts(website: str, videos: dict[str, int], oldest_pending: datetime | None) -> pb.VideoCounts:
+    return pb.VideoCounts(website=website, oldest_pending=rfc3339(oldest_pending), **videos)
+
+
+def instance(row: store.Instance) -> pb.Instance:
+    return pb.Instance(
+        id=row.id,
+        host=row.host,
+        pid=row.pid,
+        version=row.version,
+        state=_INSTANCE_STATES[row.state],
+        started=rfc3339(row.started_at),
+        last_heartbeat=rfc3339(row.heartbeat_at),
+        workers=row.workers,
+        downloads=row.downloads,
+        listings=row.listings,
+    )

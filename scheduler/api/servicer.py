@@ -72,9 +72,17 @@ class SchedulerService(SchedulerBase):
         await unary(stream, self._retry_failed)
 
     async def _retry_failed(self, request: pb.RetryFailedRequest) -> pb.RetryFailedResponse:
-        user_id = validation.positive_id(request.user_id, "user_id")
-        category_id = validation.positive_id(request.category_id, "category_id")
-        retried = await self._store.retry_failed(user_id, category_id)
+        website = validation.optional_website(request.website)
+        user_id: int | None
+        category_id: int | None
+        if website is None or request.category_id:
+            # A category's videos: only its subscribers may ask.
+            user_id = validation.positive_id(request.user_id, "user_id")
+            category_id = validation.positive_id(request.category_id, "category_id")
+        else:
+            user_id = validation.optional_id(request.user_id, "user_id")
+            category_id = None
+        retried = await self._store.retry_failed(user_id, category_id, website)
         return pb.RetryFailedResponse(retried=retried)
 
     async def ListDownloads(self, stream: Stream[pb.ListDownloadsRequest, pb.ListDownloadsResponse]) -> None:
@@ -178,3 +186,9 @@ class SchedulerService(SchedulerBase):
         return pb.AddInferenceCategoryResponse(
             inference_category=convert.inference_category(row), created=created
         )
+
+    async def GetStats(self, stream: Stream[pb.GetStatsRequest, pb.GetStatsResponse]) -> None:
+        await unary(stream, self._get_stats)
+
+    async def _get_stats(self, request: pb.GetStatsRequest) -> pb.GetStatsResponse:
+        return convert.stats(await self._store.stats())

@@ -6,6 +6,8 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
+import re
+
 from scheduler.categories import CategoryTarget, Kind, Site, from_seed, from_url, required_text
 from scheduler.errors import InvalidArgument
 from scheduler.v1 import scheduler_pb2 as pb
@@ -13,6 +15,9 @@ from scheduler.v1 import scheduler_pb2 as pb
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_NAME_LENGTH = 200
+MAX_HOST_LENGTH = 253
+# A host name or IP address, as videos' websites are stored (lower case, no port).
+_HOST = re.compile(r"[a-z0-9.:-]+")
 
 _SITES = {pb.NICONICO: Site.NICONICO, pb.YOUTUBE: Site.YOUTUBE, pb.BILIBILI: Site.BILIBILI}
 _KINDS = {pb.TAG: Kind.TAG, pb.CHANNEL: Kind.CHANNEL, pb.PLAYLIST: Kind.PLAYLIST}
@@ -37,6 +42,16 @@ def limit(value: int, field: str = "limit") -> int:
     if value > MAX_LIMIT:
         raise InvalidArgument(field, f"must be at most {MAX_LIMIT}")
     return value or DEFAULT_LIMIT
+
+
+def optional_website(value: str, field: str = "website") -> str | None:
+    """A website as videos carry it (www.nicovideo.jp); "" means "not given"."""
+    host = value.strip().lower()
+    if not host:
+        return None
+    if len(host) > MAX_HOST_LENGTH or not _HOST.fullmatch(host):
+        raise InvalidArgument(field, f"must be a host name such as www.nicovideo.jp, got {value[:100]!r}")
+    return host
 
 
 def name(value: str, field: str) -> str:

@@ -69,27 +69,44 @@ SELECT EXISTS (SELECT FROM categories WHERE id = $1);
 SELECT EXISTS (SELECT FROM subscriptions WHERE user_id = $1 AND category_id = $2);
 
 -- name: retry_failed
-UPDATE videos v
-SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = now(),
-    updated_at = now()
-FROM category_videos cv
-WHERE cv.category_id = $1 AND cv.video_id = v.id AND v.status = 'failed'
-RETURNING v.id;
+-- Failed videos back to pending: a category's ($1), a website's ($2), or a website's in a
+-- category. One event per category whose videos came back ($1 given: that one only),
+-- reading "<$3><how many><$4>".
+WITH retried AS (
+    UPDATE videos v
+    SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = now(),
+        updated_at = now()
+    WHERE v.status = 'failed'
+      AND ($1::bigint IS NULL
+           OR EXISTS (SELECT FROM category_videos cv WHERE cv.video_id = v.id AND cv.category_id = $1))
+      AND ($2::text IS NULL OR v.website = $2)
+    RETURNING v.id
+), told AS (
+    INSERT INTO archival_events (category_id, message)
+    SELECT cv.category_id, $3 || count(*) || $4
+    FROM retried r JOIN category_videos cv ON cv.video_id = r.id
+    WHERE $1::bigint IS NULL OR cv.category_id = $1
+    GROUP BY cv.category_id
+)
+SELECT count(*) FROM retried;
 
 -- name: list_downloads
-SELECT id, website, foreign_id, url, status::text, bytes_done, bytes_total,
-       coalesce(lease_owner, '') AS lease_owner, attempts
-FROM videos
-WHERE status IN ('queued', 'downloading', 'uploading')
-ORDER BY lease_expires_at, id
+-- With the state of the instance holding each lease (alive, dead, stopped; '' unregistered).
+SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
+       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state
+FROM videos v
+LEFT JOIN instances i ON i.id = v.lease_owner
+WHERE v.status IN ('queued', 'downloading', 'uploading')
+ORDER BY v.lease_expires_at, v.id
 LIMIT $1;
 
 -- name: downloads_by_id
-SELECT id, website, foreign_id, url, status::text, bytes_done, bytes_total,
-       coalesce(lease_owner, '') AS lease_owner, attempts
-FROM videos
-WHERE id = ANY($1::bigint[])
-ORDER BY id;
+SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
+       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state
+FROM videos v
+LEFT JOIN instances i ON i.id = v.lease_owner
+WHERE v.id = ANY($1::bigint[])
+ORDER BY v.id;
 
 -- name: video_exists
 SELECT EXISTS (SELECT FROM videos WHERE id = $1);
@@ -346,3 +363,54 @@ SELECT status::text AS status, count(v.id) AS videos
 FROM unnest(enum_range(NULL::video_status)) AS status
 LEFT JOIN videos v USING (status)
 GROUP BY status;
+
+-- name: beat_instance
+-- Registration and heartbeat in one: the row is (re)written with a new expiry, so an
+-- instance forgotten while it could not reach the database comes back on its next beat.
+INSERT INTO instances AS i (id, host, pid, version, workers, expires_at)
+VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+ON CONFLICT (id) DO UPDATE
+    SET heartbeat_at = now(), expires_at = EXCLUDED.expires_at, stopped_at = NULL;
+
+-- name: forget_instances
+-- Instances stopped or dead for a day leave the list.
+DELETE FROM instances WHERE expires_at < now() - interval '1 day';
+
+-- name: stop_instance
+UPDATE instances SET stopped_at = now(), expires_at = now() WHERE id = $1;
+
+-- name: list_instances
+-- Every registered instance, with what it holds now; alive ones first.
+WITH held AS (
+    SELECT lease_owner, count(*) AS downloads FROM videos
+    WHERE status IN ('queued', 'downloading', 'uploading')
+    GROUP BY lease_owner
+), listing AS (
+    SELECT lease_owner, count(*) AS listings FROM categories
+    WHERE lease_owner IS NOT NULL
+    GROUP BY lease_owner
+)
+SELECT i.id, i.host, i.pid, i.version, i.workers, i.started_at, i.heartbeat_at,
+       instance_state(i) AS state,
+       coalesce(h.downloads, 0) AS downloads, coalesce(l.listings, 0) AS listings
+FROM instances i
+LEFT JOIN held h ON h.lease_owner = i.id
+LEFT JOIN listing l ON l.lease_owner = i.id
+ORDER BY i.stopped_at IS NOT NULL, i.expires_at < now(), i.started_at, i.id;
+
+-- name: video_stats
+-- Videos by website and status, with the oldest pending one's listing time: one scan of
+-- videos, for an operator's `scheduler stats` (not a hot path).
+SELECT website, status::text AS status, count(*) AS videos,
+       min(created_at) FILTER (WHERE status = 'pending') AS oldest_pending
+FROM videos
+GROUP BY website, status;
+
+-- name: subscribed_categories
+SELECT count(*) FROM categories WHERE subscriber_count > 0;
+
+-- name: now
+SELECT now();
+
+-- name: website_has_videos
+SELECT EXISTS (SELECT FROM videos WHERE website = $1);

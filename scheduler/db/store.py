@@ -81,6 +81,49 @@ class Download:
     bytes_total: int
     instance: str
     attempts: int
+    instance_state: str  # alive, dead or stopped; '' when the instance never registered
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a `serve` process says of itself in its heartbeat row (migrations/0007)."""
+
+    id: str  # the owner of the leases it takes
+    host: str
+    pid: int
+    version: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A registered `serve` process and what it holds now."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    workers: int
+    started_at: datetime
+    heartbeat_at: datetime
+    state: str  # alive, dead (its heartbeat stopped) or stopped (cleanly)
+    downloads: int  # videos it holds now
+    listings: int  # categories it is listing now
+
+
+@dataclass(frozen=True)
+class WebsiteCounts:
+    website: str
+    videos: dict[str, int]  # by status; a status with no videos is absent
+    oldest_pending: datetime | None  # when the longest-waiting pending video was listed
+
+
+@dataclass(frozen=True)
+class Stats:
+    as_of: datetime  # the database's clock, for the ages of the times below
+    categories: int  # subscribed ones
+    websites: list[WebsiteCounts]
+    instances: list[Instance]
 
 
 @dataclass(frozen=True)
@@ -202,24 +245,52 @@ class Store:
             await conn.execute(Q["add_event"], category_id, None, f"user {user_id} unsubscribed")
         return int(remaining)
 
-    async def retry_failed(self, user_id: int, category_id: int) -> int:
-        """Puts the category's failed videos back to pending; returns how many."""
+    async def retry_failed(self, user_id: int | None, category_id: int | None, website: str | None) -> int:
+        """Puts failed videos back to pending: a category's (its subscriber asks), a
+        website's (an operator asks), or a website's within a category; returns how many."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._require_category(conn, category_id)
-            if not await conn.fetchval(Q["is_subscribed"], user_id, category_id):
-                raise PermissionDenied(
-                    f"user_id: user {user_id} does not subscribe to category {category_id}"
-                )
-            retried = await conn.fetch(Q["retry_failed"], category_id)
+            if category_id is not None:
+                await self._require_category(conn, category_id)
+                if not await conn.fetchval(Q["is_subscribed"], user_id, category_id):
+                    raise PermissionDenied(
+                        f"user_id: user {user_id} does not subscribe to category {category_id}"
+                    )
+            if website is not None and not await conn.fetchval(Q["website_has_videos"], website):
+                raise NotFound(f"website: no videos of {website}")
+            who = f"user {user_id}" if user_id else "an operator"
+            of = f" of {website}" if website else ""
+            retried: int = await conn.fetchval(
+                Q["retry_failed"], category_id, website, f"{who} put ", f" failed videos{of} back to pending"
+            )
             if retried:
-                await conn.execute(
-                    Q["add_event"],
-                    category_id,
-                    None,
-                    f"user {user_id} put {len(retried)} failed videos back to pending",
-                )
                 await conn.execute(Q["notify_work"])
-        return len(retried)
+        return retried
+
+    async def beat_instance(self, instance: Registration, ttl_s: float) -> None:
+        """Registers the instance, or renews its registration for another ttl_s."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                Q["beat_instance"],
+                instance.id,
+                instance.host,
+                instance.pid,
+                instance.version,
+                instance.workers,
+                ttl_s,
+            )
+            await conn.execute(Q["forget_instances"])
+
+    async def stop_instance(self, instance_id: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["stop_instance"], instance_id)
+
+    async def stats(self) -> Stats:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            as_of = await conn.fetchval(Q["now"])
+            categories = await conn.fetchval(Q["subscribed_categories"])
+            websites = _website_counts(await conn.fetch(Q["video_stats"]))
+            instances = [Instance(**dict(r)) for r in await conn.fetch(Q["list_instances"])]
+        return Stats(as_of, categories, websites, instances)
 
     async def list_downloads(self, limit: int) -> list[Download]:
         async with self._pool.acquire() as conn:
@@ -285,9 +356,21 @@ def _downloads(rows: Any) -> list[Download]:
             bytes_total=r["bytes_total"],
             instance=r["lease_owner"],
             attempts=r["attempts"],
+            instance_state=r["instance_state"],
         )
         for r in rows
     ]
+
+
+def _website_counts(rows: Any) -> list[WebsiteCounts]:
+    """video_stats' rows (website, status, videos, oldest_pending) per website, by name."""
+    videos: dict[str, dict[str, int]] = {}
+    oldest: dict[str, datetime | None] = {}
+    for r in rows:
+        videos.setdefault(r["website"], {})[r["status"]] = r["videos"]
+        if r["oldest_pending"] is not None:
+            oldest[r["website"]] = r["oldest_pending"]
+    return [WebsiteCounts(w, videos[w], oldest.get(w)) for w in sorted(videos)]
 
 
 def _video(row: Any) -> Video:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import secrets
 import shutil
 import socket
 import time
@@ -34,7 +33,6 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
-from scheduler import logs
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
@@ -61,11 +59,6 @@ def _of(video: ClaimedVideo) -> dict[str, object]:
 
 def _of_category(category: ClaimedCategory) -> dict[str, object]:
     return {"category_id": category.id, "website": category.website}
-
-
-def instance_id() -> str:
-    """<host>-<pid>-<random>: unique, and it tells which work directories are a dead process's."""
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def remove_dead_work_directories(work: Path) -> list[Path]:
@@ -123,12 +116,12 @@ class Pipeline:
         dsn: str,
         redlock: Redlock,
         video_service: VideoService,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
+        owner: str,
     ) -> None:
         self.settings = settings
-        self.metrics = metrics or Metrics()
-        self.owner = instance_id()
-        logs.set_instance(self.owner)
+        self.metrics = metrics
+        self.owner = owner  # this instance's id (scheduler/instances.py)
         self.db = store.pipeline(self.owner)
         self._dsn = dsn
         self._redlock = redlock

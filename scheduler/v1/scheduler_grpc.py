@@ -66,6 +66,10 @@ class SchedulerBase(abc.ABC):
     async def AddInferenceCategory(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.AddInferenceCategoryRequest, scheduler.v1.scheduler_pb2.AddInferenceCategoryResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def GetStats(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.GetStatsRequest, scheduler.v1.scheduler_pb2.GetStatsResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/scheduler.v1.Scheduler/ScheduleCategory': grpclib.const.Handler(
@@ -145,6 +149,12 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.AddInferenceCategoryRequest,
                 scheduler.v1.scheduler_pb2.AddInferenceCategoryResponse,
+            ),
+            '/scheduler.v1.Scheduler/GetStats': grpclib.const.Handler(
+                self.GetStats,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.GetStatsRequest,
+                scheduler.v1.scheduler_pb2.GetStatsResponse,
             ),
         }
 
@@ -229,4 +239,10 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/AddInferenceCategory',
             scheduler.v1.scheduler_pb2.AddInferenceCategoryRequest,
             scheduler.v1.scheduler_pb2.AddInferenceCategoryResponse,
+        )
+        self.GetStats = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/GetStats',
+            scheduler.v1.scheduler_pb2.GetStatsRequest,
+            scheduler.v1.scheduler_pb2.GetStatsResponse,
         )

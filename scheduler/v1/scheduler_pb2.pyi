@@ -37,6 +37,13 @@ class Approval(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNREVIEWED: _ClassVar[Approval]
     APPROVED: _ClassVar[Approval]
     REJECTED: _ClassVar[Approval]
+
+class InstanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INSTANCE_STATE_UNSPECIFIED: _ClassVar[InstanceState]
+    ALIVE: _ClassVar[InstanceState]
+    DEAD: _ClassVar[InstanceState]
+    STOPPED: _ClassVar[InstanceState]
 SITE_UNSPECIFIED: Site
 NICONICO: Site
 YOUTUBE: Site
@@ -56,6 +63,10 @@ APPROVAL_UNSPECIFIED: Approval
 UNREVIEWED: Approval
 APPROVED: Approval
 REJECTED: Approval
+INSTANCE_STATE_UNSPECIFIED: InstanceState
+ALIVE: InstanceState
+DEAD: InstanceState
+STOPPED: InstanceState
 
 class ScheduleCategoryRequest(_message.Message):
     __slots__ = ("url", "user_id", "disable_download_cache", "site", "kind", "value")
@@ -172,12 +183,14 @@ class UnsubscribeResponse(_message.Message):
     def __init__(self, remaining_subscribers: _Optional[int] = ...) -> None: ...
 
 class RetryFailedRequest(_message.Message):
-    __slots__ = ("user_id", "category_id")
+    __slots__ = ("user_id", "category_id", "website")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
     user_id: int
     category_id: int
-    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ...) -> None: ...
+    website: str
+    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ..., website: _Optional[str] = ...) -> None: ...
 
 class RetryFailedResponse(_message.Message):
     __slots__ = ("retried",)
@@ -192,7 +205,7 @@ class ListDownloadsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class Download(_message.Message):
-    __slots__ = ("video_id", "website", "foreign_id", "url", "status", "bytes_done", "bytes_total", "instance", "attempts")
+    __slots__ = ("video_id", "website", "foreign_id", "url", "status", "bytes_done", "bytes_total", "instance", "attempts", "instance_state")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     FOREIGN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +215,7 @@ class Download(_message.Message):
     BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_STATE_FIELD_NUMBER: _ClassVar[int]
     video_id: int
     website: str
     foreign_id: str
@@ -211,7 +225,8 @@ class Download(_message.Message):
     bytes_total: int
     instance: str
     attempts: int
-    def __init__(self, video_id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., instance: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
+    instance_state: InstanceState
+    def __init__(self, video_id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., instance: _Optional[str] = ..., attempts: _Optional[int] = ..., instance_state: _Optional[_Union[InstanceState, str]] = ...) -> None: ...
 
 class ListDownloadsResponse(_message.Message):
     __slots__ = ("downloads",)
@@ -328,3 +343,65 @@ class AddInferenceCategoryResponse(_message.Message):
     inference_category: InferenceCategory
     created: bool
     def __init__(self, inference_category: _Optional[_Union[InferenceCategory, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VideoCounts(_message.Message):
+    __slots__ = ("website", "pending", "queued", "downloading", "uploading", "done", "failed", "oldest_pending")
+    WEBSITE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOADING_FIELD_NUMBER: _ClassVar[int]
+    UPLOADING_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_PENDING_FIELD_NUMBER: _ClassVar[int]
+    website: str
+    pending: int
+    queued: int
+    downloading: int
+    uploading: int
+    done: int
+    failed: int
+    oldest_pending: str
+    def __init__(self, website: _Optional[str] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., downloading: _Optional[int] = ..., uploading: _Optional[int] = ..., done: _Optional[int] = ..., failed: _Optional[int] = ..., oldest_pending: _Optional[str] = ...) -> None: ...
+
+class Instance(_message.Message):
+    __slots__ = ("id", "host", "pid", "version", "state", "started", "last_heartbeat", "workers", "downloads", "listings")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOADS_FIELD_NUMBER: _ClassVar[int]
+    LISTINGS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    host: str
+    pid: int
+    version: str
+    state: InstanceState
+    started: str
+    last_heartbeat: str
+    workers: int
+    downloads: int
+    listings: int
+    def __init__(self, id: _Optional[str] = ..., host: _Optional[str] = ..., pid: _Optional[int] = ..., version: _Optional[str] = ..., state: _Optional[_Union[InstanceState, str]] = ..., started: _Optional[str] = ..., last_heartbeat: _Optional[str] = ..., workers: _Optional[int] = ..., downloads: _Optional[int] = ..., listings: _Optional[int] = ...) -> None: ...
+
+class GetStatsResponse(_message.Message):
+    __slots__ = ("as_of", "categories", "total", "websites", "instances")
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    WEBSITES_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    as_of: str
+    categories: int
+    total: VideoCounts
+    websites: _containers.RepeatedCompositeFieldContainer[VideoCounts]
+    instances: _containers.RepeatedCompositeFieldContainer[Instance]
+    def __init__(self, as_of: _Optional[str] = ..., categories: _Optional[int] = ..., total: _Optional[_Union[VideoCounts, _Mapping]] = ..., websites: _Optional[_Iterable[_Union[VideoCounts, _Mapping]]] = ..., instances: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,57 @@
+"""Each `serve` process registers itself in the database and beats while it lives, so
+`scheduler stats` lists the instances alive, and ListDownloads tells whether the
+instance holding a video still beats (a dead one's leases expire and its work is
+claimed again)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+
+import trio
+import trio_asyncio
+
+from scheduler import __version__
+from scheduler.db.store import Registration, Store
+
+log = logging.getLogger(__name__)
+
+# Writing "stopped" on the way out gets this long; failing that, the row expires.
+STOP_TIMEOUT_S = 5.0
+
+
+def instance_id() -> str:
+    """<host>-<pid>-<random>: unique, and it tells which work directories are a dead process's."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def registration(instance: str, workers: int) -> Registration:
+    return Registration(instance, socket.gethostname(), os.getpid(), __version__, workers)
+
+
+async def keep_registered(
+    store: Store, me: Registration, ttl_s: float, *, task_status: trio.TaskStatus[None]
+) -> None:
+    """Registers `me`, then beats every ttl_s / 3 until cancelled; then says it stopped.
+
+    The first write must succeed (the service starts only with its database); later
+    ones may fail while the database is away, and the next beat writes the row again.
+    """
+    beat = trio_asyncio.aio_as_trio(store.beat_instance)
+    await beat(me, ttl_s)
+    task_status.started()
+    try:
+        while True:
+            await trio.sleep(ttl_s / 3)
+            try:
+                await beat(me, ttl_s)
+            except Exception as error:
+                log.warning("the instance heartbeat failed: %s", error)
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(STOP_TIMEOUT_S):
+            try:
+                await trio_asyncio.aio_as_trio(store.stop_instance)(me.id)
+            except Exception as error:
+                log.warning("could not record this instance as stopped (%s); its row will expire", error)
