@@ -79,7 +79,7 @@ class ClaimRun:
 
 async def _claim_ours(conn: Any, owner: str, batch: int, run: ClaimRun) -> int:
     start = time.perf_counter()
-    rows = await conn.fetch(Q["claim_videos"], owner, 60.0, batch, False)
+    rows = await conn.fetch(Q["claim_videos"], owner, 60.0, batch, False, [])
     run.latencies_ms.append((time.perf_counter() - start) * 1000)
     run.claimed.extend(r["id"] for r in rows)
     return len(rows)

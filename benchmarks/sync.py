@@ -217,7 +217,7 @@ async def _sync(
 ) -> Step:
     await conn.execute("ANALYZE")
     await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
-    category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0)))
+    category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
     assert category.id == category_id  # the only one due
     before = await conn.fetchval("SELECT txid_current() % 4294967296")
     start = time.perf_counter()

@@ -63,15 +63,8 @@ class Redlock:
     @classmethod
     @asynccontextmanager
     async def open(cls, urls: Sequence[str], ttl_s: float) -> AsyncIterator[Redlock]:
-        """One client per URL, made and closed in the trio-asyncio loop."""
-        clients = await trio_asyncio.aio_as_trio(_connect)(urls)
-        try:
+        async with redis_clients(urls) as clients:
             yield cls(clients, ttl_s)
-        finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
-                await trio_asyncio.aio_as_trio(_close)(clients)
-            if closing.cancelled_caught:
-                log.warning("the Redis lock clients did not close in %ss", CLOSE_TIMEOUT_S)
 
     async def acquire(self, key: str) -> Lock | None:
         """The lock, or None when a quorum of servers did not grant it in time."""
@@ -131,6 +124,20 @@ class Redlock:
         votes = await asyncio.gather(*(vote(i) for i in range(len(self._clients))))
         self.quorum_reachable = sum(v is not None for v in votes) >= self.quorum
         return sum(v is True for v in votes)
+
+
+@asynccontextmanager
+async def redis_clients(urls: Sequence[str]) -> AsyncIterator[list[redis.asyncio.Redis]]:
+    """One client per URL, made and closed in the trio-asyncio loop; short timeouts, no
+    retries, so that a dead server answers "no" fast."""
+    clients = await trio_asyncio.aio_as_trio(_connect)(urls)
+    try:
+        yield clients
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
+            await trio_asyncio.aio_as_trio(_close)(clients)
+        if closing.cancelled_caught:
+            log.warning("the Redis clients did not close in %ss", CLOSE_TIMEOUT_S)
 
 
 async def _connect(urls: Sequence[str]) -> list[redis.asyncio.Redis]:

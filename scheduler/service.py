@@ -4,7 +4,7 @@
     └─ run()
        ├─ resources, opened in order and closed in reverse, each close shielded
        │  and bounded: embedded PostgreSQL / Redis (when no URL is set), migrations,
-       │  the asyncpg pool, the Redlock clients, the Video Service
+       │  the asyncpg pool, the Redlock clients, the site limiter, the Video Service
        └─ nursery
           ├─ registration: this instance's heartbeat row (scheduler/instances.py)
           ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
@@ -33,6 +33,7 @@ from scheduler.api.server import serve_api
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
 from scheduler.instances import instance_id, keep_registered, registration
+from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
@@ -66,6 +67,7 @@ async def run(
             open_redis(settings) as redis_urls,
             open_store(dsn, settings) as store,
             Redlock.open(redis_urls, settings.lock.ttl_s) as redlock,
+            SiteLimiter.open(redis_urls, settings.sites.limits, settings.lock.ttl_s) as limiter,
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
@@ -87,7 +89,7 @@ async def run(
                     trio_asyncio.aio_as_trio(store.count_by_status),
                 )
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
-            pipeline = Pipeline(settings, store, dsn, redlock, video_service, metrics, instance)
+            pipeline = Pipeline(settings, store, dsn, redlock, limiter, video_service, metrics, instance)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -23,11 +23,14 @@ from urllib.parse import urlsplit
 from dynaconf import Dynaconf
 
 from scheduler.categories import canonical_host
+from scheduler.site_limits import DEFAULT_PATTERN, SiteLimit, SiteLimits
 
 ENV_PREFIX = "SCHEDULER"
 SETTINGS_FILE_VARIABLE = "SCHEDULER_SETTINGS_FILE"
 # Keys dynaconf adds of its own, and the file variable read above; not settings.
 _NOT_SETTINGS = {"load_dotenv", "settings_file"}
+# Tables whose keys are the user's own (site patterns), checked by their parser.
+_FREE_TABLES = {("sites", "limits")}
 
 
 class SettingsError(Exception):
@@ -63,6 +66,7 @@ class GrpcSettings:
 @dataclass(frozen=True)
 class SitesSettings:
     allowed: tuple[str, ...]
+    limits: SiteLimits
 
 
 @dataclass(frozen=True)
@@ -247,7 +251,10 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         ),
         redis=RedisSettings(urls=section.redis_urls(("redis", "urls"))),
         grpc=section.grpc(),
-        sites=SitesSettings(allowed=section.host_patterns(("sites", "allowed"))),
+        sites=SitesSettings(
+            allowed=section.host_patterns(("sites", "allowed")),
+            limits=section.site_limits(("sites", "limits")),
+        ),
         approval=ApprovalSettings(required=section.boolean(("approval", "required"))),
         sync=SyncSettings(
             workers=section.integer(("sync", "workers"), 0, 100),
@@ -302,7 +309,8 @@ def _reject_unknown(raw: Mapping[str, Any], known: Mapping[str, Any], path: tupl
         if isinstance(known[key], dict):
             if not isinstance(value, Mapping):
                 raise SettingsError(f"{variable(*path, key)}: must be a table of settings")
-            _reject_unknown(value, known[key], (*path, key))
+            if (*path, key) not in _FREE_TABLES:
+                _reject_unknown(value, known[key], (*path, key))
 
 
 class _Reader:
@@ -467,6 +475,53 @@ class _Reader:
                 raise self._fail(path, 'every entry must be a host name, an IP address or "*.domain"', entry)
             patterns.append(pattern)
         return tuple(patterns)
+
+    def site_limits(self, path: tuple[str, ...]) -> SiteLimits:
+        table = self._get(path)
+        name = variable(*path)
+        if DEFAULT_PATTERN not in table:
+            raise SettingsError(f'{name}: must keep a "{DEFAULT_PATTERN}" entry (every other site)')
+        default = _site_limit(name, DEFAULT_PATTERN, table[DEFAULT_PATTERN], None)
+        by_pattern = {DEFAULT_PATTERN: default}
+        for key, entry in table.items():
+            if key == DEFAULT_PATTERN:
+                continue
+            pattern = _canonical_host_pattern(str(key))
+            if pattern is None:
+                raise SettingsError(f'{name}: "{key}" must be a host name, an IP address, "*.domain" or "*"')
+            by_pattern[pattern] = _site_limit(name, pattern, entry, default)
+        return SiteLimits(by_pattern)
+
+
+_SITE_LIMIT_FIELDS = ("downloads", "listings", "interval_s")
+
+
+def _site_limit(name: str, pattern: str, entry: Any, default: SiteLimit | None) -> SiteLimit:
+    """One entry of SCHEDULER_SITES__LIMITS; what it leaves out comes from `default`."""
+    if not isinstance(entry, Mapping):
+        raise SettingsError(f'{name}: "{pattern}" must be a table such as {{downloads = 2, listings = 1, '
+                            f"interval_s = 1.0}}, got {entry!r}")  # fmt: skip
+    bad = f'{name}: "{pattern}".'
+    for key in entry:
+        if key not in _SITE_LIMIT_FIELDS:
+            raise SettingsError(f"{bad}{key}: unknown; use downloads, listings, interval_s")
+    values: dict[str, Any] = {}
+    for key in _SITE_LIMIT_FIELDS:
+        if key not in entry:
+            if default is None:
+                raise SettingsError(f"{bad}{key}: missing")
+            values[key] = getattr(default, key)
+            continue
+        value = entry[key]
+        if key == "interval_s":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+                raise SettingsError(f"{bad}{key}: must be a number from 0 to 86400, got {value!r}")
+            values[key] = float(value)
+        elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+            raise SettingsError(f"{bad}{key}: must be an integer from 1 to 1000, got {value!r}")
+        else:
+            values[key] = value
+    return SiteLimit(**values)
 
 
 VIDEO_SERVICE_KINDS = ("directory", "horahora", "http")

@@ -30,7 +30,7 @@ from scheduler.db.migrate import migrate
 from scheduler.service import run
 from scheduler.settings import Settings, defaults, from_overrides
 from scheduler.v1.scheduler_grpc import SchedulerStub
-from tests.support import database_url_for
+from tests.support import NO_SITE_LIMITS, database_url_for
 
 ALLOWED_SITES = [*defaults()["sites"]["allowed"], "127.0.0.1"]
 
@@ -124,7 +124,7 @@ def service_settings(
         "database": {"url": database_url, "pool_max_size": 4},
         "redis": {"urls": [redis_url]},
         "grpc": {"host": "127.0.0.1", "port": 0},
-        "sites": {"allowed": ALLOWED_SITES},
+        "sites": {"allowed": ALLOWED_SITES, "limits": NO_SITE_LIMITS},
         "metrics": {"port": 0},  # a test that scrapes sets a free port
     }
     for name, values in sections.items():

@@ -121,9 +121,9 @@ class ContentSite(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.host = "127.0.0.1"
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _Handler)
+        self.host = host
         self.port: int = self.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         self.requests: list[Request] = []
@@ -432,8 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def content_site() -> Iterator[ContentSite]:
-    with ContentSite() as site:
+def content_site(host: str = "127.0.0.1") -> Iterator[ContentSite]:
+    """A site on `host`: another loopback address (127.0.0.2) is another website."""
+    with ContentSite(host) as site:
         yield site
 
 

@@ -31,11 +31,18 @@ def scheduler_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "scheduler", *args]
 
 
+# The local content site is one host, 127.0.0.1: the default "*" limit (two downloads, a
+# second apart) would pace every test. Tests of the limits set their own.
+NO_SITE_LIMITS = {"*": {"downloads": 1000, "listings": 1000, "interval_s": 0.0}}
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """This process's environment without any SCHEDULER_* variable, plus `overrides`. The
-    metrics endpoint is off unless asked for: several instances run on one host here."""
+    metrics endpoint is off unless asked for: several instances run on one host here; the
+    site limits too (NO_SITE_LIMITS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
     env["SCHEDULER_METRICS__PORT"] = "0"
+    env["SCHEDULER_SITES__LIMITS"] = '{"*" = {downloads = 1000, listings = 1000, interval_s = 0}}'
     env.update(overrides)
     return env
 

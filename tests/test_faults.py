@@ -7,14 +7,17 @@ import json
 import os
 import signal
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import trio
 
 from scheduler.pipeline.pipeline import remove_dead_work_directories
 from scheduler.v1 import scheduler_pb2 as pb
-from tests.conftest import ALLOWED_SITES, Database
-from tests.content_site import content_site
+from tests.conftest import ALLOWED_SITES, Api, Database
+from tests.content_site import ContentSite, content_site
 from tests.support import clean_environment, free_port, scheduler_process, wait_until_listening
 from tests.test_pipeline import media_files, pipeline_settings, serving, wait_for
 
@@ -130,38 +133,64 @@ async def test_redis_down_means_skipped_for_later_never_failed(
         feed = site.feed("feed", ["patient"])
         settings = pipeline_settings(database_url, redis.url, tmp_path, lock={"ttl_s": 1.0})
         async with serving(settings) as (_, api):
-            await trio.to_thread.run_sync(redis.stop)  # the only lock server is gone
+            await trio.to_thread.run_sync(redis.stop)  # the only lock (and site limit) server is gone
             await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
-            await wait_for(
-                db, "SELECT count(*) > 0 FROM archival_events WHERE message LIKE 'lock unavailable%'", True
-            )
-            assert await db.value("SELECT (status::text, attempts) FROM videos") == ("pending", 0)
-            assert site.requests_for(site.video("patient").path) == []  # never without the lock
+            # No place can be taken on the site: the listing is put off, not failed.
+            await wait_for(db, "SELECT next_sync_at > now() AND last_synced IS NULL FROM categories", True)
+            assert site.requests == []  # the site is not touched without its limits
+            assert await db.value("SELECT count(*) FROM archival_events WHERE message LIKE '%fail%'") == 0
             redis = await trio.to_thread.run_sync(embedded.start_redis, tmp_path / "redis")
             await wait_for(db, "SELECT status::text FROM videos", "done")
         await trio.to_thread.run_sync(redis.stop)
 
 
-async def test_with_three_redis_servers_one_down_work_goes_on(
-    database_url: str, tmp_path: Path, db: Database
-) -> None:
+@asynccontextmanager
+async def serving_on_three_redis(
+    database_url: str, tmp_path: Path, video: str
+) -> AsyncIterator[tuple[Api, ContentSite, list[Any]]]:
+    """One service on three embedded Redis servers (locks: a quorum of two; site limits:
+    the first), a content site with one video, and the servers, to stop some of them."""
     from scheduler import embedded
 
     servers = [await trio.to_thread.run_sync(embedded.start_redis, tmp_path / f"r{n}") for n in range(3)]
     try:
         with content_site() as site:
-            site.add_video("quorum")
-            feed = site.feed("feed", ["quorum"])
+            site.add_video(video)
             settings = pipeline_settings(
                 database_url, servers[0].url, tmp_path, redis={"urls": [s.url for s in servers]}
             )
             async with serving(settings) as (_, api):
-                await trio.to_thread.run_sync(servers[1].stop)
-                await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
-                await wait_for(db, "SELECT status::text FROM videos", "done")
+                yield api, site, servers
     finally:
         for server in servers:
             await trio.to_thread.run_sync(server.stop)
+
+
+async def test_with_three_redis_servers_one_down_work_goes_on(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
+    async with serving_on_three_redis(database_url, tmp_path, "quorum") as (api, site, servers):
+        await trio.to_thread.run_sync(servers[1].stop)
+        await api(
+            "ScheduleCategory", pb.ScheduleCategoryRequest(url=site.feed("feed", ["quorum"]), user_id=1)
+        )
+        await wait_for(db, "SELECT status::text FROM videos", "done")
+
+
+async def test_without_a_lock_quorum_a_video_is_skipped_for_later_never_failed(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
+    """The site limits' server (the first) answers, but two of three lock servers do not."""
+    async with serving_on_three_redis(database_url, tmp_path, "patient") as (api, site, servers):
+        for server in servers[1:]:
+            await trio.to_thread.run_sync(server.stop)
+        await api(
+            "ScheduleCategory", pb.ScheduleCategoryRequest(url=site.feed("feed", ["patient"]), user_id=1)
+        )
+        skipped = "SELECT count(*) > 0 FROM archival_events WHERE message LIKE 'lock unavailable%'"
+        await wait_for(db, skipped, True)
+        assert await db.value("SELECT (status::text, attempts) FROM videos") == ("pending", 0)
+        assert site.requests_for(site.video("patient").path) == []  # never without the lock
 
 
 async def test_postgresql_going_away_and_coming_back(redis_url: str, tmp_path: Path) -> None:

@@ -144,11 +144,13 @@ ON CONFLICT (lower(tag)) DO UPDATE SET category = EXCLUDED.category
 RETURNING id, tag, category, (xmax = 0) AS created;
 
 -- name: claim_category
--- A syncer takes one subscribed category that is due (or whose syncer died), with a lease.
+-- A syncer takes one subscribed category that is due (or whose syncer died), with a lease;
+-- not one of the websites $3 (their listing limit is reached: scheduler/limiter.py).
 WITH due AS MATERIALIZED (
     SELECT id FROM categories
     WHERE subscriber_count > 0
       AND ((lease_owner IS NULL AND next_sync_at <= now()) OR lease_expires_at < now())
+      AND website <> ALL($3::text[])
     ORDER BY next_sync_at, id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -255,6 +257,8 @@ WHERE id = $1 AND lease_owner = $2
 RETURNING backoff_factor, next_sync_at;
 
 -- name: fail_sync
+-- Given back, due again in $3 seconds: after a failed listing, or when the site's listing
+-- limit is reached.
 UPDATE categories
 SET next_sync_at = now() + make_interval(secs => $3), lease_owner = NULL, lease_expires_at = NULL
 WHERE id = $1 AND lease_owner = $2
@@ -264,9 +268,11 @@ RETURNING id;
 -- Due videos, with a lease: in-flight ones whose lease expired (their instance died),
 -- then pending ones whose next attempt has come, in claim order: more subscribers first;
 -- within a category, oldest first (videos_claim_order). SKIP LOCKED: claimers never queue.
+-- Not the websites $5: their download limit is reached (scheduler/limiter.py).
 WITH expired AS MATERIALIZED (
     SELECT id FROM videos
     WHERE status IN ('queued', 'downloading', 'uploading') AND lease_expires_at < now()
+      AND website <> ALL($5::text[])
     ORDER BY lease_expires_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -274,6 +280,7 @@ WITH expired AS MATERIALIZED (
     SELECT id FROM videos
     WHERE status = 'pending' AND next_attempt_at <= now()
       AND priority > 0 AND approval <> 'rejected' AND (NOT $4 OR approval = 'approved')
+      AND website <> ALL($5::text[])
     ORDER BY priority DESC, claim_position, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
@@ -342,7 +349,8 @@ WHERE id = $1 AND lease_owner = $2
 RETURNING status::text, attempts;
 
 -- name: release_video
--- Back to pending without counting an attempt (the lock was held elsewhere, a shutdown).
+-- Back to pending without counting an attempt (the lock was held elsewhere, a shutdown,
+-- the site's limit reached).
 UPDATE videos
 SET status = 'pending', next_attempt_at = now() + make_interval(secs => $3),
     lease_owner = NULL, lease_expires_at = NULL, cancel_request = NULL, updated_at = now()

@@ -436,9 +436,10 @@ class PipelineQueries:
         self._pool = pool
         self.owner = owner
 
-    async def claim_category(self, lease_s: float) -> ClaimedCategory | None:
+    async def claim_category(self, lease_s: float, busy_websites: list[str]) -> ClaimedCategory | None:
+        """A due category, not of `busy_websites`."""
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(Q["claim_category"], self.owner, lease_s)
+            row = await conn.fetchrow(Q["claim_category"], self.owner, lease_s, busy_websites)
         return ClaimedCategory(**dict(row)) if row else None
 
     async def finish_sync(
@@ -518,14 +519,24 @@ class PipelineQueries:
                 await conn.execute(Q["notify_work"])
         return SyncOutcome(len(videos), new, row["backoff_factor"], row["next_sync_at"])
 
+    async def defer_sync(self, category: ClaimedCategory, retry_s: float) -> None:
+        """Gives the category back, due again in retry_s (its site's listing limit is reached)."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["fail_sync"], category.id, self.owner, retry_s)
+
     async def fail_sync(self, category: ClaimedCategory, error: str, retry_s: float) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(Q["fail_sync"], category.id, self.owner, retry_s) is not None:
                 await conn.execute(Q["add_event"], category.id, None, f"listing failed: {error}")
 
-    async def claim_videos(self, limit: int, lease_s: float, approval_required: bool) -> list[ClaimedVideo]:
+    async def claim_videos(
+        self, limit: int, lease_s: float, approval_required: bool, busy_websites: list[str]
+    ) -> list[ClaimedVideo]:
+        """Up to `limit` due videos, none of `busy_websites`."""
         async with self._pool.acquire() as conn:
-            rows = await conn.fetch(Q["claim_videos"], self.owner, lease_s, limit, approval_required)
+            rows = await conn.fetch(
+                Q["claim_videos"], self.owner, lease_s, limit, approval_required, busy_websites
+            )
         return [
             ClaimedVideo(
                 id=r["id"],
@@ -578,6 +589,12 @@ class PipelineQueries:
                 message = f"attempt {row['attempts']} failed, retrying in {retry_in_s:.0f}s: {error}"
             await conn.execute(Q["add_video_event"], video.id, message)
         return str(row["status"])
+
+    async def defer_video(self, video: ClaimedVideo, retry_in_s: float) -> None:
+        """Back to pending, due again in retry_in_s, no attempt counted and no event: its
+        site's download limit is reached, which happens all day and is no news."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["release_video"], video.id, self.owner, retry_in_s)
 
     async def release_video(self, video: ClaimedVideo, reason: str, retry_in_s: float) -> bool:
         """Back to pending without counting an attempt; False if the lease was lost."""

@@ -28,10 +28,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# In the order a delivery goes through them. "wait": claimed, not yet taken by a downloader.
-PHASES = ("claim", "wait", "lock", "exists", "progress", "download", "upload", "record", "unlock")
+# In the order a delivery goes through them. "wait": claimed, not yet taken by a downloader;
+# "turn": waiting out the site's interval between starts (SCHEDULER_SITES__LIMITS).
+PHASES = ("claim", "wait", "lock", "exists", "turn", "progress", "download", "upload", "record", "unlock")
 BOOKKEEPING = ("claim", "wait", "lock", "record", "unlock")
-EXTERNAL = ("exists", "download", "upload")  # yt-dlp's and the Video Service's calls
+# yt-dlp's and the Video Service's calls, and the time the site's limit imposes.
+EXTERNAL = ("exists", "turn", "download", "upload")
 
 
 class Phases:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import shutil
 import socket
@@ -34,6 +35,7 @@ import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
+from scheduler.limiter import Kind, Refusal, SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
@@ -115,6 +117,7 @@ class Pipeline:
         store: Store,
         dsn: str,
         redlock: Redlock,
+        limiter: SiteLimiter,
         video_service: VideoService,
         metrics: Metrics,
         owner: str,
@@ -125,6 +128,9 @@ class Pipeline:
         self.db = store.pipeline(self.owner)
         self._dsn = dsn
         self._redlock = redlock
+        self._limiter = limiter
+        # Websites whose limit was reached, and until when (trio time) claims pass them by.
+        self._busy: dict[str, float] = {}
         self._video_service = video_service
         self.inflight = InFlight()
         self._wakeup = Wakeup()
@@ -151,11 +157,14 @@ class Pipeline:
         for leftover in await trio.to_thread.run_sync(remove_dead_work_directories, self._work_root.parent):
             log.info("removed %s, left by a process that is gone", leftover)
         try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(self._run_downloaders, receive)
-                await nursery.start(self._run_claimers, send)
-                log.info("pipeline running as %s", self.owner)
-                task_status.started()
+            async with trio.open_nursery() as keepers:
+                await keepers.start(self._limiter.keep_alive)  # the site places held by both groups
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self._run_downloaders, receive)
+                    await nursery.start(self._run_claimers, send)
+                    log.info("pipeline running as %s", self.owner)
+                    task_status.started()
+                keepers.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, self._work_root, True)
@@ -211,7 +220,7 @@ class Pipeline:
                 try:
                     began = time.perf_counter()
                     claimed = await aio(self.db.claim_videos)(
-                        wanted, schedule.lease_s, self.settings.approval.required
+                        wanted, schedule.lease_s, self.settings.approval.required, self._busy_websites()
                     )
                     claim_s = (time.perf_counter() - began) / max(1, len(claimed))  # each video's share
                     self.metrics.claim_seconds.observe(time.perf_counter() - began)
@@ -224,6 +233,9 @@ class Pipeline:
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
                 for video in claimed:
+                    if not await self._take_site_place(video):
+                        self._slots.release()  # this downloader takes another site's video
+                        continue
                     log.info(
                         "claimed video %d (%s %s)",
                         video.id,
@@ -231,9 +243,52 @@ class Pipeline:
                         video.foreign_id,
                         extra=_of(video),
                     )
-                    await send.send(self.inflight.add(video, claim_s))
+                    try:
+                        await send.send(self.inflight.add(video, claim_s))
+                    except BaseException:
+                        await self._limiter.release("downloads", video.website, self._holder(video))
+                        raise
                 if len(claimed) < wanted:
-                    await self._wakeup.wait(seen, schedule.poll_interval_s)
+                    await self._wakeup.wait(seen, self._poll_wait())
+
+    # Site limits (scheduler/limiter.py)
+
+    def _holder(self, work: ClaimedVideo | ClaimedCategory) -> str:
+        kind = "video" if isinstance(work, ClaimedVideo) else "category"
+        return f"{self.owner}:{kind}:{work.id}"
+
+    async def _take_site_place(self, video: ClaimedVideo) -> bool:
+        """A download place on the video's site; else the video goes back to pending,
+        unheld, until the site may have room (no attempt counted, no event)."""
+        refusal = await self._limiter.acquire("downloads", video.website, self._holder(video))
+        if refusal is None:
+            return True
+        self._site_busy(video.website, refusal)
+        await _shielded(aio(self.db.defer_video), video, refusal.retry_after_s)
+        return False
+
+    def _site_busy(self, website: str, refusal: Refusal) -> None:
+        log.debug("%s: %s; other sites' work goes first", refusal.site, refusal.reason)
+        self._busy[website] = trio.current_time() + refusal.retry_after_s
+
+    async def _free_site_place(self, kind: Kind, website: str, holder: str) -> None:
+        """Gives a place back, and lets claimers look at the site's work again at once."""
+        await self._limiter.release(kind, website, holder)
+        site = self._limiter.limits.site_of(website)
+        for busy in [w for w in self._busy if self._limiter.limits.site_of(w) == site]:
+            del self._busy[busy]
+        self._wakeup.notify()
+
+    def _busy_websites(self) -> list[str]:
+        now = trio.current_time()
+        for website in [w for w, until in self._busy.items() if until <= now]:
+            del self._busy[website]
+        return list(self._busy)
+
+    def _poll_wait(self) -> float:
+        """The poll interval, or less when a busy site may have room sooner."""
+        soonest = min(self._busy.values(), default=math.inf) - trio.current_time()
+        return max(0.0, min(self.settings.schedule.poll_interval_s, soonest))
 
     async def _syncer(self, *, task_status: trio.TaskStatus[None]) -> None:
         # A listing may take up to the download timeout; the lease outlasts it.
@@ -243,7 +298,7 @@ class Pipeline:
         while True:
             seen = self._wakeup.generation
             try:
-                category = await aio(self.db.claim_category)(lease_s)
+                category = await aio(self.db.claim_category)(lease_s, self._busy_websites())
                 backoff.succeeded()
             except Exception as error:
                 pause = backoff.failed()
@@ -251,9 +306,19 @@ class Pipeline:
                 await trio.sleep(pause)
                 continue
             if category is None:
-                await self._wakeup.wait(seen, self.settings.schedule.poll_interval_s)
+                await self._wakeup.wait(seen, self._poll_wait())
                 continue
-            await self._sync(category)
+            holder = self._holder(category)
+            refusal = await self._limiter.acquire("listings", category.website, holder)
+            if refusal is not None:
+                self._site_busy(category.website, refusal)
+                await _shielded(aio(self.db.defer_sync), category, refusal.retry_after_s)
+                continue
+            try:
+                await self._limiter.wait_turn(category.website)
+                await self._sync(category)
+            finally:
+                await self._free_site_place("listings", category.website, holder)
 
     async def _sync(self, category: ClaimedCategory) -> None:
         sync = self.settings.sync
@@ -343,6 +408,7 @@ class Pipeline:
             await self._failed(job, error)
         finally:
             self.inflight.remove(job)
+            await self._free_site_place("downloads", video.website, self._holder(video))
 
     async def _deliver(self, job: Job) -> None:
         video, phases = job.video, job.phases
@@ -373,6 +439,8 @@ class Pipeline:
             exists = await self._video_service.exists(video.website, video.foreign_id)
         if exists:
             return await self._finish(job, "existing", "already in the Video Service", "existing")
+        with phases.timing("turn"):
+            await self._limiter.wait_turn(video.website)  # the site's interval between starts
         job.status = "downloading"
         with phases.timing("progress"):
             await aio(self.db.set_progress)(video.id, job.status, 0, 0)
