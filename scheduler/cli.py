@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     client_command("health", "exit 0 only if the service is SERVING (a container's HEALTHCHECK)", json=False)
     client_command("stats", "videos by status and website, the oldest pending, the instances alive")
+    sites = client_command("sites", "each site's limits and circuit breaker; `sites reset SITE` closes one")
+    sites.add_argument("action", nargs="?", choices=["reset"], help="close SITE's breaker by hand")
+    sites.add_argument("site", nargs="?", default="", help='a site ("*.nicovideo.jp") or a host under it')
     client_command("inference", "list the tag -> content category rules")
     infer = client_command("infer", "add or change a tag -> content category rule")
     infer.add_argument("tag")
@@ -132,6 +135,10 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
             )
         case "stats":
             return "GetStats", pb.GetStatsRequest()
+        case "sites" if args.action == "reset":
+            return "ResetSite", pb.ResetSiteRequest(site=args.site)
+        case "sites":
+            return "ListSites", pb.ListSitesRequest()
         case "downloads":
             return "ListDownloads", pb.ListDownloadsRequest(limit=args.limit)
         case "unapproved":
@@ -158,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "retry" and not args.website and not (args.user and args.category):
         parser.error("retry: give --user and --category, or --website")
+    if args.command == "sites" and bool(args.action) != bool(args.site):
+        parser.error("sites: `sites` lists them; `sites reset SITE` closes SITE's breaker")
     if args.command in ("serve", "migrate"):
         logs.configure()
         try:

@@ -297,6 +297,24 @@ def _inference(r: pb.ListInferenceCategoriesResponse) -> str:
     return table(["ID", "TAG", "CATEGORY"], [[i.id, i.tag, i.category] for i in r.inference_categories])
 
 
+def _sites(r: pb.ListSitesResponse) -> str:
+    def breaker(s: pb.SiteState) -> list[object]:
+        state = pb.BreakerState.Name(s.breaker).lower()
+        if s.breaker == pb.CLOSED:
+            return [state, "-", "-"]
+        probe = f"{'lapses' if s.breaker == pb.PROBING else 'at'} {s.probe_at}"
+        return [f"{state} x{s.openings}", s.reason, probe]
+
+    return table(
+        ["SITE", "DOWNLOADS", "LISTINGS", "INTERVAL", "BREAKER", "REASON", "PROBE"],
+        [[s.site, s.downloads, s.listings, f"{s.interval_s:g}s", *breaker(s)] for s in r.sites],
+    )
+
+
+def _reset(r: pb.ResetSiteResponse) -> str:
+    return f"site {r.site}: breaker closed" if r.was_open else f"site {r.site}: breaker was not open"
+
+
 _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.ScheduleCategoryResponse: _scheduled,
     pb.ListCategoriesResponse: _categories,
@@ -304,6 +322,8 @@ _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.UnsubscribeResponse: lambda r: f"unsubscribed; {r.remaining_subscribers} subscribers remain",
     pb.RetryFailedResponse: lambda r: f"{r.retried} failed videos put back to pending",
     pb.GetStatsResponse: _stats,
+    pb.ListSitesResponse: _sites,
+    pb.ResetSiteResponse: _reset,
     pb.ListDownloadsResponse: _downloads,
     pb.ListUnapprovedVideosResponse: _videos,
     pb.ApproveVideoResponse: _video,

@@ -100,6 +100,12 @@ class Metrics:
             buckets=_FAST,
             registry=r,
         )
+        self.site_breaker_open = Gauge(
+            "scheduler_site_breaker_open",
+            "1 while the site's circuit breaker is open or probing (it throttled us), as last seen here",
+            ["site"],
+            registry=r,
+        )
         self.videos = Gauge(
             "scheduler_videos", "Videos by status (the queue), every instance's", ["status"], registry=r
         )

@@ -67,6 +67,8 @@ class GrpcSettings:
 class SitesSettings:
     allowed: tuple[str, ...]
     limits: SiteLimits
+    breaker_min_s: float
+    breaker_max_s: float
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,8 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         sites=SitesSettings(
             allowed=section.host_patterns(("sites", "allowed")),
             limits=section.site_limits(("sites", "limits")),
+            breaker_min_s=section.number(("sites", "breaker_min_s"), 0.001),
+            breaker_max_s=section.number(("sites", "breaker_max_s"), 0.001),
         ),
         approval=ApprovalSettings(required=section.boolean(("approval", "required"))),
         sync=SyncSettings(
@@ -291,6 +295,11 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             level=section.one_of(("log", "level"), LOG_LEVELS, upper=True),
         ),
     )
+    if settings.sites.breaker_min_s > settings.sites.breaker_max_s:
+        raise SettingsError(
+            f"{variable('sites', 'breaker_min_s')}: must not exceed "
+            f"{variable('sites', 'breaker_max_s')} ({settings.sites.breaker_max_s:g})"
+        )
     database = settings.database
     if database.pool_min_size > database.pool_max_size:
         raise SettingsError(

@@ -116,6 +116,12 @@ BAD_REQUESTS = {
         pb.RetryFailedRequest(website="127.0.0.1", user_id=-1),
         "user_id: must not be negative",
     ),
+    "reset-site-empty": ("ResetSite", pb.ResetSiteRequest(site=" "), "site: must not be empty"),
+    "reset-site-url": (
+        "ResetSite",
+        pb.ResetSiteRequest(site="https://www.nicovideo.jp/"),
+        "site: must be a site such as \"*.nicovideo.jp\" or a host name, got 'https://www.nicovideo.jp/'",
+    ),
     "downloads-limit": ("ListDownloads", pb.ListDownloadsRequest(limit=-3), "limit: must not be negative"),
     "unapproved-category": (
         "ListUnapprovedVideos",

@@ -67,6 +67,8 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
         await db.add_video(1, "broken", status="failed")
         retried = await cli("retry", "--failed", "--website", "127.0.0.1", "--target", target)
         stats = await cli("stats", "--target", target)
+        sites = await cli("sites", "--target", target)
+        reset = await cli("sites", "reset", "www.nicovideo.jp", "--target", target)
 
         serve.send_signal(stop_signal)
         with trio.fail_after(15):
@@ -83,6 +85,11 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     [instance] = instances.splitlines()[1:]
     assert instance.split()[1] == "alive"
     assert await db.value("SELECT instance_state(i) FROM instances i") == "stopped"
+    assert sites.stdout.decode().splitlines()[0].split() == [
+        "SITE", "DOWNLOADS", "LISTINGS", "INTERVAL", "BREAKER", "REASON", "PROBE"
+    ]  # fmt: skip
+    assert sites.stdout.decode().splitlines()[-1].split() == ["*", "1000", "1000", "0s", "closed", "-", "-"]
+    assert reset.stdout == b"site *.nicovideo.jp: breaker was not open\n"
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
     assert any(line["message"].startswith("serving gRPC on") for line in lines)
     assert all(line["instance"] for line in lines if line["logger"] == "scheduler.pipeline.pipeline")
@@ -90,6 +97,13 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert refused.stderr.decode().splitlines() == [
         "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"
     ]
+
+
+async def test_sites_reset_names_the_site() -> None:
+    result = await cli("sites", "reset")
+
+    assert result.returncode == 2
+    assert "sites reset SITE" in result.stderr.decode().splitlines()[-1]
 
 
 async def test_retry_names_what_to_retry() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from scheduler.db import store
+from scheduler.site_limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
 
 STATUSES = {
@@ -16,6 +17,7 @@ STATUSES = {
     "failed": pb.FAILED,
 }
 _APPROVAL = {"unreviewed": pb.UNREVIEWED, "approved": pb.APPROVED, "rejected": pb.REJECTED}
+_BREAKER_STATES = {"closed": pb.CLOSED, "open": pb.OPEN, "probing": pb.PROBING}
 _INSTANCE_STATES = {
     "": pb.INSTANCE_STATE_UNSPECIFIED,
     "alive": pb.ALIVE,
@@ -120,3 +122,29 @@ def instance(row: store.Instance) -> pb.Instance:
         downloads=row.downloads,
         listings=row.listings,
     )
+
+
+def sites(limits: SiteLimits, breakers: list[store.Breaker]) -> list[pb.SiteState]:
+    """Every site with a limit of its own or a breaker, by name; "*" (every other site) last."""
+    by_site = {b.site: b for b in breakers}
+    names = sorted(set(limits.by_pattern) | set(by_site), key=lambda s: (s == DEFAULT_PATTERN, s))
+    return [site(name, limits, by_site.get(name)) for name in names]
+
+
+def site(name: str, limits: SiteLimits, breaker: store.Breaker | None) -> pb.SiteState:
+    limit = limits.limit_of(name)
+    state = pb.SiteState(
+        site=name,
+        downloads=limit.downloads,
+        listings=limit.listings,
+        interval_s=limit.interval_s,
+        breaker=pb.CLOSED,
+    )
+    if breaker is not None:
+        state.breaker = _BREAKER_STATES[breaker.state]
+        state.reason = breaker.reason
+        state.openings = breaker.openings
+        if breaker.state != "closed":
+            state.opened_at = rfc3339(breaker.opened_at)
+            state.probe_at = rfc3339(breaker.probe_at)
+    return state

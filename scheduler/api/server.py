@@ -60,7 +60,7 @@ async def serve_api(
     """Serves until cancelled; reports the bound port once it listens. The health service
     says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
-    scheduler = SchedulerService(store, settings.sites.allowed, changes)
+    scheduler = SchedulerService(store, settings.sites, changes)
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
     services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
     server = Server(services)

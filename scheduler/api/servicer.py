@@ -10,14 +10,16 @@ from scheduler.api import convert, validation
 from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
 from scheduler.db.store import Store
+from scheduler.settings import SitesSettings
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerBase
 
 
 class SchedulerService(SchedulerBase):
-    def __init__(self, store: Store, allowed_sites: tuple[str, ...], changes: VideoChanges) -> None:
+    def __init__(self, store: Store, sites: SitesSettings, changes: VideoChanges) -> None:
         self._store = store
-        self._allowed_sites = allowed_sites
+        self._allowed_sites = sites.allowed
+        self._limits = sites.limits
         self._changes = changes
 
     async def ScheduleCategory(
@@ -192,3 +194,18 @@ class SchedulerService(SchedulerBase):
 
     async def _get_stats(self, request: pb.GetStatsRequest) -> pb.GetStatsResponse:
         return convert.stats(await self._store.stats())
+
+    async def ListSites(self, stream: Stream[pb.ListSitesRequest, pb.ListSitesResponse]) -> None:
+        await unary(stream, self._list_sites)
+
+    async def _list_sites(self, request: pb.ListSitesRequest) -> pb.ListSitesResponse:
+        breakers = await self._store.list_breakers()
+        return pb.ListSitesResponse(sites=convert.sites(self._limits, breakers))
+
+    async def ResetSite(self, stream: Stream[pb.ResetSiteRequest, pb.ResetSiteResponse]) -> None:
+        await unary(stream, self._reset_site)
+
+    async def _reset_site(self, request: pb.ResetSiteRequest) -> pb.ResetSiteResponse:
+        site = self._limits.site_of(validation.site(request.site))
+        was_open = await self._store.reset_breaker(site)
+        return pb.ResetSiteResponse(site=site, was_open=was_open)

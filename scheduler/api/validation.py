@@ -54,6 +54,19 @@ def optional_website(value: str, field: str = "website") -> str | None:
     return host
 
 
+def site(value: str, field: str = "site") -> str:
+    """A site as ListSites names it ("*.nicovideo.jp", "127.0.0.1") or a host under it."""
+    text = value.strip().lower()
+    host = text.removeprefix("*.")
+    if not text:
+        raise InvalidArgument(field, "must not be empty")
+    if len(host) > MAX_HOST_LENGTH or not _HOST.fullmatch(host):
+        raise InvalidArgument(
+            field, f'must be a site such as "*.nicovideo.jp" or a host name, got {value[:100]!r}'
+        )
+    return text
+
+
 def name(value: str, field: str) -> str:
     return required_text(value, field, MAX_NAME_LENGTH)
 

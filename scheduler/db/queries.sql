@@ -422,3 +422,79 @@ SELECT now();
 
 -- name: website_has_videos
 SELECT EXISTS (SELECT FROM videos WHERE website = $1);
+
+-- name: tripped_breakers
+-- The sites whose breaker is not closed, and how long until each may be probed (<= 0: now).
+SELECT site, state, reason, extract(epoch FROM probe_at - now())::float8 AS probe_in_s
+FROM site_breakers WHERE state <> 'closed';
+
+-- name: site_served
+SELECT coalesce((SELECT served FROM site_breakers WHERE site = $1), false);
+
+-- name: mark_served
+INSERT INTO site_breakers (site, served) VALUES ($1, true)
+ON CONFLICT (site) DO UPDATE SET served = true, updated_at = now() WHERE NOT site_breakers.served;
+
+-- name: open_breaker
+-- Opens the site's breaker for min($3 x 2^openings, $4) seconds, or reopens it after a failed
+-- probe; a breaker open already stays as it is (another request of the same burst).
+-- Returns a row only when this call opened it.
+INSERT INTO site_breakers AS b (site, state, reason, openings, opened_at, probe_at)
+VALUES ($1, 'open', $2, 1, now(), now() + make_interval(secs => least($3::float8, $4::float8)))
+ON CONFLICT (site) DO UPDATE
+    SET state = 'open', reason = $2, openings = b.openings + 1, opened_at = now(),
+        probe_at = now() + make_interval(secs => least($3::float8 * 2 ^ b.openings, $4::float8)),
+        probe_owner = NULL, updated_at = now()
+    WHERE b.state <> 'open'
+RETURNING openings, extract(epoch FROM probe_at - now())::float8 AS probe_in_s;
+
+-- name: breaker_probe_in_s
+SELECT greatest(0, extract(epoch FROM probe_at - now()))::float8 FROM site_breakers WHERE site = $1;
+
+-- name: take_probe
+-- One instance, one request: the first to ask once probe_at has passed takes the probe;
+-- should it never report back, the probe lapses at the new probe_at ($3 s from now).
+UPDATE site_breakers
+SET state = 'probing', probe_owner = $2, probe_at = now() + make_interval(secs => $3::float8),
+    updated_at = now()
+WHERE site = $1 AND state <> 'closed' AND probe_at <= now()
+RETURNING site;
+
+-- name: close_breaker
+-- The probe got through ($2: its holder), or an operator closes it ($2 NULL). Returns the
+-- probe time it had: the work put off until then.
+WITH tripped AS (
+    SELECT site, probe_at FROM site_breakers
+    WHERE site = $1 AND state <> 'closed' AND ($2::text IS NULL OR probe_owner = $2)
+    FOR UPDATE
+)
+UPDATE site_breakers b
+SET state = 'closed', reason = '', openings = 0, probe_at = NULL, probe_owner = NULL,
+    served = served OR $2 IS NOT NULL, updated_at = now()
+FROM tripped WHERE b.site = tripped.site
+RETURNING tripped.probe_at;
+
+-- name: resume_site
+-- A breaker closed by hand: the site's work put off until its probe ($2) is due now (not
+-- the work that waits longer for its own reasons: a backoff, a sync's schedule). A minute's
+-- margin: work is put off by the seconds to the probe as read a moment before.
+WITH due AS (
+    UPDATE videos SET next_attempt_at = now()
+    WHERE status = 'pending' AND next_attempt_at > now()
+      AND next_attempt_at <= $2::timestamptz + interval '1 minute' AND website_in_site(website, $1)
+)
+UPDATE categories SET next_sync_at = now()
+WHERE lease_owner IS NULL AND next_sync_at > now()
+  AND next_sync_at <= $2::timestamptz + interval '1 minute' AND website_in_site(website, $1);
+
+-- name: give_probe_back
+-- The probe never reached the site: the next request to come along may probe at once.
+UPDATE site_breakers SET state = 'open', probe_at = now(), probe_owner = NULL, updated_at = now()
+WHERE site = $1 AND probe_owner = $2;
+
+-- name: list_breakers
+SELECT site, state, reason, openings, opened_at, probe_at, served FROM site_breakers ORDER BY site;
+
+-- name: add_site_event
+-- An event of no category or video: a site's breaker changed.
+INSERT INTO archival_events (category_id, video_id, message) VALUES (NULL, NULL, $1);

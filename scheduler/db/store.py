@@ -127,6 +127,27 @@ class Stats:
 
 
 @dataclass(frozen=True)
+class Breaker:
+    """A site's circuit breaker (migrations/0008)."""
+
+    site: str
+    state: str  # closed, open or probing
+    reason: str
+    openings: int  # since it last closed
+    opened_at: datetime | None
+    probe_at: datetime | None  # open: when one probe may go; probing: when the probe lapses
+    served: bool
+
+
+@dataclass(frozen=True)
+class TrippedBreaker:
+    site: str
+    state: str  # open or probing
+    reason: str
+    probe_in_s: float  # <= 0: a probe may go now
+
+
+@dataclass(frozen=True)
 class Video:
     id: int
     website: str
@@ -337,6 +358,22 @@ class Store:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(Q["add_inference_category"], tag, category)
         return InferenceCategory(row["id"], row["tag"], row["category"]), bool(row["created"])
+
+    async def list_breakers(self) -> list[Breaker]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["list_breakers"])
+        return [Breaker(**dict(r)) for r in rows]
+
+    async def reset_breaker(self, site: str) -> bool:
+        """An operator closes the site's breaker; False when it was not open."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            closed = await conn.fetchrow(Q["close_breaker"], site, None)
+            if closed is None:
+                return False
+            await conn.execute(Q["resume_site"], site, closed["probe_at"])
+            await conn.execute(Q["add_site_event"], f"site {site}: breaker closed by an operator")
+            await conn.execute(Q["notify_work"])  # its work goes at once
+        return True
 
     @staticmethod
     async def _require_category(conn: Any, category_id: int) -> None:
@@ -605,6 +642,78 @@ class PipelineQueries:
             if retry_in_s <= 0:
                 await conn.execute(Q["notify_work"])
         return True
+
+    # Site breakers (scheduler/breaker.py)
+
+    async def tripped_breakers(self) -> list[TrippedBreaker]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["tripped_breakers"])
+        return [TrippedBreaker(**dict(r)) for r in rows]
+
+    async def site_served(self, site: str) -> bool:
+        async with self._pool.acquire() as conn:
+            return bool(await conn.fetchval(Q["site_served"], site))
+
+    async def mark_served(self, site: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["mark_served"], site)
+
+    async def take_probe(self, site: str, holder: str, probe_s: float) -> bool:
+        """True when `holder` is the one request to the tripped site."""
+        async with self._pool.acquire() as conn:
+            return await conn.fetchval(Q["take_probe"], site, holder, probe_s) is not None
+
+    async def close_breaker(self, site: str, holder: str) -> bool:
+        """The probe `holder` got through: the breaker closes, with an event."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchrow(Q["close_breaker"], site, holder) is None:
+                return False
+            await conn.execute(Q["add_site_event"], f"site {site}: breaker closed: the probe got through")
+            await conn.execute(Q["notify_work"])
+        return True
+
+    async def give_probe_back(self, site: str, holder: str) -> None:
+        """The probe never reached the site (shutdown, already in the Video Service): another may go."""
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["give_probe_back"], site, holder)
+
+    async def throttle_video(
+        self, video: ClaimedVideo, site: str, reason: str, min_s: float, max_s: float
+    ) -> float:
+        """The site throttles us: its breaker opens (or stays open), and the video goes back
+        to pending until the probe, no attempt counted; one transaction. Returns the
+        seconds until the probe."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            probe_in_s = await self._trip(conn, site, reason, min_s, max_s)
+            await conn.execute(Q["release_video"], video.id, self.owner, probe_in_s)
+            await conn.execute(
+                Q["add_video_event"], video.id, f"throttled by site {site} ({reason}); waiting"
+            )
+        return probe_in_s
+
+    async def throttle_sync(
+        self, category: ClaimedCategory, site: str, reason: str, min_s: float, max_s: float
+    ) -> float:
+        """As throttle_video, for a listing: the category is due again at the probe."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            probe_in_s = await self._trip(conn, site, reason, min_s, max_s)
+            await conn.execute(Q["fail_sync"], category.id, self.owner, probe_in_s)
+            await conn.execute(
+                Q["add_event"], category.id, None, f"listing throttled by site {site} ({reason})"
+            )
+        return probe_in_s
+
+    @staticmethod
+    async def _trip(conn: Any, site: str, reason: str, min_s: float, max_s: float) -> float:
+        opened = await conn.fetchrow(Q["open_breaker"], site, reason, min_s, max_s)
+        if opened is None:  # open already
+            return float(await conn.fetchval(Q["breaker_probe_in_s"], site))
+        again = " again" if opened["openings"] > 1 else ""
+        await conn.execute(
+            Q["add_site_event"],
+            f"site {site}: breaker opened{again} ({reason}); probing in {opened['probe_in_s']:.0f}s",
+        )
+        return float(opened["probe_in_s"])
 
 
 class _LeaseLost(Exception):

@@ -13,6 +13,7 @@ import trio
 
 from scheduler.db.store import ClaimedVideo
 from scheduler.pipeline.phases import Phases
+from scheduler.pipeline.sites import Outcome
 from scheduler.pipeline.ytdlp import Progress
 from scheduler.redlock import Lock
 
@@ -28,6 +29,7 @@ class Job:
     # Why `scope` was cancelled: the downloader acts on it (None: not cancelled by us).
     cancel_reason: str | None = None
     cancel_to_failed: bool = False
+    site_outcome: Outcome = None  # what its request told of its site (pipeline/sites.py)
 
     def cancel(self, reason: str, *, to_failed: bool = False) -> None:
         if self.cancel_reason is None:

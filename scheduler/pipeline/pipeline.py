@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import glob
 import logging
-import math
 import os
 import shutil
 import socket
@@ -35,11 +34,12 @@ import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
-from scheduler.limiter import Kind, Refusal, SiteLimiter
+from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
+from scheduler.pipeline.sites import Outcome, SiteGate
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
@@ -128,12 +128,19 @@ class Pipeline:
         self.db = store.pipeline(self.owner)
         self._dsn = dsn
         self._redlock = redlock
-        self._limiter = limiter
-        # Websites whose limit was reached, and until when (trio time) claims pass them by.
-        self._busy: dict[str, float] = {}
         self._video_service = video_service
         self.inflight = InFlight()
         self._wakeup = Wakeup()
+        sites = settings.sites
+        self._sites = SiteGate(
+            limiter,
+            self.db,
+            self._wakeup,
+            self.metrics,
+            probe_s=settings.downloader.timeout_s + settings.schedule.lease_s,
+            breaker_min_s=sites.breaker_min_s,
+            breaker_max_s=sites.breaker_max_s,
+        )
         self._slots = trio.Semaphore(settings.downloader.workers)
         self._claimers = trio.CancelScope()
         self._downloaders = trio.CancelScope()
@@ -158,7 +165,7 @@ class Pipeline:
             log.info("removed %s, left by a process that is gone", leftover)
         try:
             async with trio.open_nursery() as keepers:
-                await keepers.start(self._limiter.keep_alive)  # the site places held by both groups
+                await keepers.start(self._sites.keep_alive)  # the site places held by both groups
                 async with trio.open_nursery() as nursery:
                     await nursery.start(self._run_downloaders, receive)
                     await nursery.start(self._run_claimers, send)
@@ -218,9 +225,10 @@ class Pipeline:
                     self._slots.acquire_nowait()
                     wanted += 1
                 try:
+                    await self._sites.refresh()
                     began = time.perf_counter()
                     claimed = await aio(self.db.claim_videos)(
-                        wanted, schedule.lease_s, self.settings.approval.required, self._busy_websites()
+                        wanted, schedule.lease_s, self.settings.approval.required, self._sites.busy_websites()
                     )
                     claim_s = (time.perf_counter() - began) / max(1, len(claimed))  # each video's share
                     self.metrics.claim_seconds.observe(time.perf_counter() - began)
@@ -233,8 +241,12 @@ class Pipeline:
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
                 for video in claimed:
-                    if not await self._take_site_place(video):
-                        self._slots.release()  # this downloader takes another site's video
+                    wait = await self._sites.enter("downloads", video.website, self._holder(video))
+                    if wait is not None:
+                        # Back to the queue unheld (no attempt, no event): this downloader takes
+                        # another site's video.
+                        await _shielded(aio(self.db.defer_video), video, wait)
+                        self._slots.release()
                         continue
                     log.info(
                         "claimed video %d (%s %s)",
@@ -246,49 +258,14 @@ class Pipeline:
                     try:
                         await send.send(self.inflight.add(video, claim_s))
                     except BaseException:
-                        await self._limiter.release("downloads", video.website, self._holder(video))
+                        await self._sites.leave("downloads", video.website, self._holder(video), None)
                         raise
                 if len(claimed) < wanted:
-                    await self._wakeup.wait(seen, self._poll_wait())
-
-    # Site limits (scheduler/limiter.py)
+                    await self._wakeup.wait(seen, self._sites.poll_wait(schedule.poll_interval_s))
 
     def _holder(self, work: ClaimedVideo | ClaimedCategory) -> str:
         kind = "video" if isinstance(work, ClaimedVideo) else "category"
         return f"{self.owner}:{kind}:{work.id}"
-
-    async def _take_site_place(self, video: ClaimedVideo) -> bool:
-        """A download place on the video's site; else the video goes back to pending,
-        unheld, until the site may have room (no attempt counted, no event)."""
-        refusal = await self._limiter.acquire("downloads", video.website, self._holder(video))
-        if refusal is None:
-            return True
-        self._site_busy(video.website, refusal)
-        await _shielded(aio(self.db.defer_video), video, refusal.retry_after_s)
-        return False
-
-    def _site_busy(self, website: str, refusal: Refusal) -> None:
-        log.debug("%s: %s; other sites' work goes first", refusal.site, refusal.reason)
-        self._busy[website] = trio.current_time() + refusal.retry_after_s
-
-    async def _free_site_place(self, kind: Kind, website: str, holder: str) -> None:
-        """Gives a place back, and lets claimers look at the site's work again at once."""
-        await self._limiter.release(kind, website, holder)
-        site = self._limiter.limits.site_of(website)
-        for busy in [w for w in self._busy if self._limiter.limits.site_of(w) == site]:
-            del self._busy[busy]
-        self._wakeup.notify()
-
-    def _busy_websites(self) -> list[str]:
-        now = trio.current_time()
-        for website in [w for w, until in self._busy.items() if until <= now]:
-            del self._busy[website]
-        return list(self._busy)
-
-    def _poll_wait(self) -> float:
-        """The poll interval, or less when a busy site may have room sooner."""
-        soonest = min(self._busy.values(), default=math.inf) - trio.current_time()
-        return max(0.0, min(self.settings.schedule.poll_interval_s, soonest))
 
     async def _syncer(self, *, task_status: trio.TaskStatus[None]) -> None:
         # A listing may take up to the download timeout; the lease outlasts it.
@@ -298,7 +275,8 @@ class Pipeline:
         while True:
             seen = self._wakeup.generation
             try:
-                category = await aio(self.db.claim_category)(lease_s, self._busy_websites())
+                await self._sites.refresh()
+                category = await aio(self.db.claim_category)(lease_s, self._sites.busy_websites())
                 backoff.succeeded()
             except Exception as error:
                 pause = backoff.failed()
@@ -306,21 +284,22 @@ class Pipeline:
                 await trio.sleep(pause)
                 continue
             if category is None:
-                await self._wakeup.wait(seen, self._poll_wait())
+                await self._wakeup.wait(seen, self._sites.poll_wait(self.settings.schedule.poll_interval_s))
                 continue
             holder = self._holder(category)
-            refusal = await self._limiter.acquire("listings", category.website, holder)
-            if refusal is not None:
-                self._site_busy(category.website, refusal)
-                await _shielded(aio(self.db.defer_sync), category, refusal.retry_after_s)
+            wait = await self._sites.enter("listings", category.website, holder)
+            if wait is not None:
+                await _shielded(aio(self.db.defer_sync), category, wait)
                 continue
+            outcome: Outcome = None
             try:
-                await self._limiter.wait_turn(category.website)
-                await self._sync(category)
+                await self._sites.wait_turn(category.website)
+                outcome = await self._sync(category)
             finally:
-                await self._free_site_place("listings", category.website, holder)
+                await self._sites.leave("listings", category.website, holder, outcome)
 
-    async def _sync(self, category: ClaimedCategory) -> None:
+    async def _sync(self, category: ClaimedCategory) -> Outcome:
+        """Lists the category and stores what it found; returns what the site did."""
         sync = self.settings.sync
         full = category.sync_count % sync.full_every == 0
         first = 0 if full else sync.partial_entries
@@ -351,17 +330,28 @@ class Pipeline:
             )
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
+            if isinstance(error, ytdlp.YtdlpError) and (
+                throttle := await self._sites.throttle_reason(category.website, reason)
+            ):
+                site = self._sites.site_of(category.website)
+                log.warning("site %s throttles us (%s): category %d put off", site, throttle, category.id)
+                self._synced(category, began, "throttled")
+                probe_in_s = await _shielded(
+                    aio(self.db.throttle_sync), category, site, throttle, *self._cool_down
+                )
+                self._sites.tripped(category.website, probe_in_s or 0.0)
+                return "throttled"
             log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
             self._synced(category, began, "failed")
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
-            return
+            return "answered" if isinstance(error, ytdlp.YtdlpError) else None
         except Exception as error:
             # A bug or an outage, not the site: the category is retried and the syncer lives on.
             log.exception("syncing category %d failed", category.id)
             reason = f"internal error: {error!r}"[:500]
             self._synced(category, began, "error")
             await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
-            return
+            return None
         if outcome is None:
             log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
             self._synced(category, began, "lease_lost")
@@ -374,6 +364,11 @@ class Pipeline:
                 extra=_of_category(category),
             )
             self._synced(category, began, "ok")
+        return "served"
+
+    @property
+    def _cool_down(self) -> tuple[float, float]:
+        return self._sites.breaker_min_s, self._sites.breaker_max_s
 
     def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
         elapsed = time.perf_counter() - began
@@ -408,7 +403,7 @@ class Pipeline:
             await self._failed(job, error)
         finally:
             self.inflight.remove(job)
-            await self._free_site_place("downloads", video.website, self._holder(video))
+            await self._sites.leave("downloads", video.website, self._holder(video), job.site_outcome)
 
     async def _deliver(self, job: Job) -> None:
         video, phases = job.video, job.phases
@@ -440,7 +435,7 @@ class Pipeline:
         if exists:
             return await self._finish(job, "existing", "already in the Video Service", "existing")
         with phases.timing("turn"):
-            await self._limiter.wait_turn(video.website)  # the site's interval between starts
+            await self._sites.wait_turn(video.website)  # the site's interval between starts
         job.status = "downloading"
         with phases.timing("progress"):
             await aio(self.db.set_progress)(video.id, job.status, 0, 0)
@@ -456,6 +451,7 @@ class Pipeline:
                     job.progress,
                     self.settings.sites.allowed,
                 )
+            job.site_outcome = "served"
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size
             self.metrics.download_seconds.labels(video.website).observe(phases.durations["download"])
@@ -485,6 +481,13 @@ class Pipeline:
 
     async def _failed(self, job: Job, error: Exception) -> None:
         video = job.video
+        if isinstance(error, ytdlp.YtdlpError) and not isinstance(error, ytdlp.TooLarge):
+            throttle = await self._sites.throttle_reason(video.website, str(error))
+            if throttle is not None:
+                job.site_outcome = "throttled"
+                await self._throttled(video, throttle)
+                return
+            job.site_outcome = "answered"
         if isinstance(error, trio.TooSlowError):
             reason = f"timed out after {self.settings.downloader.timeout_s:g}s"
         else:
@@ -500,6 +503,16 @@ class Pipeline:
         if status == "pending":
             self.metrics.retries.labels(video.website).inc()
         self.metrics.downloads.labels(video.website, "failed" if status == "failed" else "retried").inc()
+
+    async def _throttled(self, video: ClaimedVideo, throttle: str) -> None:
+        """The site throttles us: no failed attempt; the video waits for the site's breaker."""
+        site = self._sites.site_of(video.website)
+        log.warning(
+            "video %d: site %s throttles us (%s); waiting", video.id, site, throttle, extra=_of(video)
+        )
+        probe_in_s = await _shielded(aio(self.db.throttle_video), video, site, throttle, *self._cool_down)
+        self._sites.tripped(video.website, probe_in_s or 0.0)
+        self.metrics.downloads.labels(video.website, "throttled").inc()
 
     async def _after_cancel(self, job: Job) -> None:
         video, reason = job.video, job.cancel_reason or "cancelled"

@@ -70,6 +70,14 @@ class SchedulerBase(abc.ABC):
     async def GetStats(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.GetStatsRequest, scheduler.v1.scheduler_pb2.GetStatsResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def ListSites(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ListSitesRequest, scheduler.v1.scheduler_pb2.ListSitesResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def ResetSite(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ResetSiteRequest, scheduler.v1.scheduler_pb2.ResetSiteResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/scheduler.v1.Scheduler/ScheduleCategory': grpclib.const.Handler(
@@ -155,6 +163,18 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.GetStatsRequest,
                 scheduler.v1.scheduler_pb2.GetStatsResponse,
+            ),
+            '/scheduler.v1.Scheduler/ListSites': grpclib.const.Handler(
+                self.ListSites,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.ListSitesRequest,
+                scheduler.v1.scheduler_pb2.ListSitesResponse,
+            ),
+            '/scheduler.v1.Scheduler/ResetSite': grpclib.const.Handler(
+                self.ResetSite,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.ResetSiteRequest,
+                scheduler.v1.scheduler_pb2.ResetSiteResponse,
             ),
         }
 
@@ -245,4 +265,16 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/GetStats',
             scheduler.v1.scheduler_pb2.GetStatsRequest,
             scheduler.v1.scheduler_pb2.GetStatsResponse,
+        )
+        self.ListSites = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/ListSites',
+            scheduler.v1.scheduler_pb2.ListSitesRequest,
+            scheduler.v1.scheduler_pb2.ListSitesResponse,
+        )
+        self.ResetSite = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/ResetSite',
+            scheduler.v1.scheduler_pb2.ResetSiteRequest,
+            scheduler.v1.scheduler_pb2.ResetSiteResponse,
         )

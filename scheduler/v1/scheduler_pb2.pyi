@@ -38,6 +38,13 @@ class Approval(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPROVED: _ClassVar[Approval]
     REJECTED: _ClassVar[Approval]
 
+class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BREAKER_STATE_UNSPECIFIED: _ClassVar[BreakerState]
+    CLOSED: _ClassVar[BreakerState]
+    OPEN: _ClassVar[BreakerState]
+    PROBING: _ClassVar[BreakerState]
+
 class InstanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INSTANCE_STATE_UNSPECIFIED: _ClassVar[InstanceState]
@@ -63,6 +70,10 @@ APPROVAL_UNSPECIFIED: Approval
 UNREVIEWED: Approval
 APPROVED: Approval
 REJECTED: Approval
+BREAKER_STATE_UNSPECIFIED: BreakerState
+CLOSED: BreakerState
+OPEN: BreakerState
+PROBING: BreakerState
 INSTANCE_STATE_UNSPECIFIED: InstanceState
 ALIVE: InstanceState
 DEAD: InstanceState
@@ -405,3 +416,49 @@ class GetStatsResponse(_message.Message):
     websites: _containers.RepeatedCompositeFieldContainer[VideoCounts]
     instances: _containers.RepeatedCompositeFieldContainer[Instance]
     def __init__(self, as_of: _Optional[str] = ..., categories: _Optional[int] = ..., total: _Optional[_Union[VideoCounts, _Mapping]] = ..., websites: _Optional[_Iterable[_Union[VideoCounts, _Mapping]]] = ..., instances: _Optional[_Iterable[_Union[Instance, _Mapping]]] = ...) -> None: ...
+
+class ListSitesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SiteState(_message.Message):
+    __slots__ = ("site", "downloads", "listings", "interval_s", "breaker", "reason", "opened_at", "probe_at", "openings")
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    DOWNLOADS_FIELD_NUMBER: _ClassVar[int]
+    LISTINGS_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_S_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROBE_AT_FIELD_NUMBER: _ClassVar[int]
+    OPENINGS_FIELD_NUMBER: _ClassVar[int]
+    site: str
+    downloads: int
+    listings: int
+    interval_s: float
+    breaker: BreakerState
+    reason: str
+    opened_at: str
+    probe_at: str
+    openings: int
+    def __init__(self, site: _Optional[str] = ..., downloads: _Optional[int] = ..., listings: _Optional[int] = ..., interval_s: _Optional[float] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., reason: _Optional[str] = ..., opened_at: _Optional[str] = ..., probe_at: _Optional[str] = ..., openings: _Optional[int] = ...) -> None: ...
+
+class ListSitesResponse(_message.Message):
+    __slots__ = ("sites",)
+    SITES_FIELD_NUMBER: _ClassVar[int]
+    sites: _containers.RepeatedCompositeFieldContainer[SiteState]
+    def __init__(self, sites: _Optional[_Iterable[_Union[SiteState, _Mapping]]] = ...) -> None: ...
+
+class ResetSiteRequest(_message.Message):
+    __slots__ = ("site",)
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    site: str
+    def __init__(self, site: _Optional[str] = ...) -> None: ...
+
+class ResetSiteResponse(_message.Message):
+    __slots__ = ("site", "was_open")
+    SITE_FIELD_NUMBER: _ClassVar[int]
+    WAS_OPEN_FIELD_NUMBER: _ClassVar[int]
+    site: str
+    was_open: bool
+    def __init__(self, site: _Optional[str] = ..., was_open: _Optional[bool] = ...) -> None: ...

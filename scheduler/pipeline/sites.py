@@ -1,0 +1,169 @@
+"""The pipeline's side of being a good citizen of the sites: before any request to a
+site, its work passes the site's gate.
+
+- limits (scheduler/limiter.py, in Redis): a place among the site's downloads or
+  listings, and the interval between starts;
+- the site's circuit breaker (migrations/0008, in PostgreSQL): while it is open nobody
+  sends the site a request; once the cool-down is over, one request is the probe.
+
+Work that may not go now goes back to the queue unheld, and the claimers pass its
+website by until it may (`busy_websites`), so a full or tripped site holds no
+downloader another site could use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Literal
+
+import trio
+import trio_asyncio
+
+from scheduler import breaker
+from scheduler.db.store import PipelineQueries, TrippedBreaker
+from scheduler.limiter import Kind, SiteLimiter
+from scheduler.metrics import Metrics
+from scheduler.pipeline.wakeup import Wakeup
+
+log = logging.getLogger(__name__)
+
+# What a request told of its site: it got the content; it got an ordinary error (the site
+# answered: a removed video, a 404); or it was throttled. None: no request went out.
+Outcome = Literal["served", "answered", "throttled"] | None
+# Another instance holds a tripped site's probe: look again after this long.
+PROBE_HELD_RECHECK_S = 5.0
+CLEANUP_S = 5.0
+
+
+class SiteGate:
+    def __init__(
+        self,
+        limiter: SiteLimiter,
+        db: PipelineQueries,
+        wakeup: Wakeup,
+        metrics: Metrics,
+        *,
+        probe_s: float,
+        breaker_min_s: float,
+        breaker_max_s: float,
+    ) -> None:
+        self._limiter = limiter
+        self.limits = limiter.limits
+        self._db = db
+        self._wakeup = wakeup
+        self._metrics = metrics
+        self._probe_s = probe_s  # a probe that never reports back lapses after this long
+        self.breaker_min_s, self.breaker_max_s = breaker_min_s, breaker_max_s
+        self._busy: dict[str, float] = {}  # website -> until when (trio time) claims pass it by
+        self._behind_breaker: set[str] = set()  # busy websites waiting for a tripped breaker
+        self._tripped: dict[str, TrippedBreaker] = {}  # by site, as of the last refresh
+        self._probes: set[str] = set()  # holders whose request is a site's probe
+        self._served: set[str] = set()  # sites known to have served us
+
+    def site_of(self, website: str) -> str:
+        return self.limits.site_of(website)
+
+    async def refresh(self) -> None:
+        """Reads which breakers are tripped (before each claim: a breaker another instance
+        opened is seen before this one sends the site anything new)."""
+        tripped = await trio_asyncio.aio_as_trio(self._db.tripped_breakers)()
+        for site in self._tripped.keys() - {b.site for b in tripped}:
+            self._metrics.site_breaker_open.labels(site).set(0)
+        self._tripped = {b.site: b for b in tripped}
+        for website in [w for w in self._behind_breaker if self.site_of(w) not in self._tripped]:
+            self._behind_breaker.discard(website)  # closed (a probe, an operator): its work may go
+            self._busy.pop(website, None)
+        for site in self._tripped:
+            self._metrics.site_breaker_open.labels(site).set(1)
+
+    async def enter(self, kind: Kind, website: str, holder: str) -> float | None:
+        """None: `holder` may send the site its request (a place is taken; if the site's
+        breaker is tripped, this request is its probe). Otherwise the seconds to wait; the
+        website is busy here until then."""
+        refusal = await self._limiter.acquire(kind, website, holder)
+        if refusal is not None:
+            log.debug("%s: %s; other sites' work goes first", refusal.site, refusal.reason)
+            return self._wait(website, refusal.retry_after_s)
+        wait = await self._breaker_wait(website, holder)
+        if wait is not None:
+            await self._limiter.release(kind, website, holder)
+            self._behind_breaker.add(website)
+            return self._wait(website, wait)
+        return None
+
+    async def _breaker_wait(self, website: str, holder: str) -> float | None:
+        tripped = self._tripped.get(site := self.site_of(website))
+        if tripped is None:
+            return None
+        if tripped.probe_in_s > 0:
+            return tripped.probe_in_s
+        if await trio_asyncio.aio_as_trio(self._db.take_probe)(site, holder, self._probe_s):
+            log.info("site %s: probing with %s (breaker %s: %s)", site, holder, tripped.state, tripped.reason)
+            self._probes.add(holder)
+            return None
+        return PROBE_HELD_RECHECK_S
+
+    def _wait(self, website: str, seconds: float) -> float:
+        self._busy[website] = trio.current_time() + seconds
+        return seconds
+
+    async def wait_turn(self, website: str) -> None:
+        """The site's interval since the last start, on any instance."""
+        await self._limiter.wait_turn(website)
+
+    async def throttle_reason(self, website: str, error: str) -> str | None:
+        """Why `error` (yt-dlp's) means the site throttles or blocks us, or None."""
+        site = self.site_of(website)
+        served = site in self._served or await trio_asyncio.aio_as_trio(self._db.site_served)(site)
+        return breaker.throttle_reason(error, served)
+
+    def tripped(self, website: str, probe_in_s: float) -> None:
+        """The site's breaker is open (this instance saw the throttle): pass it by till the probe."""
+        self._behind_breaker.add(website)
+        self._wait(website, probe_in_s)
+
+    async def leave(self, kind: Kind, website: str, holder: str, outcome: Outcome) -> None:
+        """The request is over: the place goes back, a probe closes the breaker (its site
+        answered) or gives the probe back (it never asked), and the claimers look again.
+        Shielded: this runs on the way out of cancelled work too."""
+        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
+            await self._limiter.release(kind, website, holder)
+            site = self.site_of(website)
+            try:
+                if holder in self._probes:
+                    self._probes.discard(holder)
+                    await self._end_probe(site, holder, outcome)
+                if outcome == "served" and site not in self._served:
+                    await trio_asyncio.aio_as_trio(self._db.mark_served)(site)
+                    self._served.add(site)
+            except Exception as error:  # the database is away: the probe lapses by itself
+                log.warning("site %s: could not record the outcome of %s: %s", site, holder, error)
+        for busy in [w for w in self._busy if self.site_of(w) == site and w not in self._behind_breaker]:
+            del self._busy[busy]
+        self._wakeup.notify()
+
+    async def _end_probe(self, site: str, holder: str, outcome: Outcome) -> None:
+        if outcome in ("served", "answered"):
+            if await trio_asyncio.aio_as_trio(self._db.close_breaker)(site, holder):
+                log.info("site %s: breaker closed: the probe got through", site)
+                self._tripped.pop(site, None)
+                self._metrics.site_breaker_open.labels(site).set(0)
+        elif outcome is None:
+            await trio_asyncio.aio_as_trio(self._db.give_probe_back)(site, holder)
+        # "throttled": the failure reopened it already.
+
+    def busy_websites(self) -> list[str]:
+        now = trio.current_time()
+        for website in [w for w, until in self._busy.items() if until <= now]:
+            del self._busy[website]
+            self._behind_breaker.discard(website)
+        return list(self._busy)
+
+    def poll_wait(self, poll_interval_s: float) -> float:
+        """The poll interval, or less when a busy site may have room sooner."""
+        soonest = min(self._busy.values(), default=math.inf) - trio.current_time()
+        return max(0.0, min(poll_interval_s, soonest))
+
+    async def keep_alive(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        await self._limiter.keep_alive(task_status=task_status)
