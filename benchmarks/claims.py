@@ -50,7 +50,8 @@ SELECT 1 + (v.id - 1) % $2, v.id, (v.id - 1) / $2 FROM videos v;
 
 -- The claim order the service keeps on every listing (refresh_claim_order), all at once.
 UPDATE videos v
-SET priority = c.subscriber_count, claim_position = cv.position, delivery_category_id = c.id
+SET priority = c.subscriber_count, claim_position = cv.position, delivery_category_id = c.id,
+    claim_class = 1, claim_key = fair_claim_key(0, cv.position, NULL, c.subscriber_count)
 FROM category_videos cv JOIN categories c ON c.id = cv.category_id
 WHERE cv.video_id = v.id;
 ANALYZE;

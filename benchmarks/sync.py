@@ -61,7 +61,8 @@ INSERT INTO videos (website, foreign_id, url, title)
 SELECT 'other.test', 'o' || n, 'https://other.test/v/' || n, 'video ' || n FROM generate_series(1, $1) AS n;
 INSERT INTO category_videos (category_id, video_id, position)
 SELECT 1 + (id - 1) % $2, id, (id - 1) / $2 FROM videos;
-UPDATE videos v SET priority = 1, claim_position = cv.position, delivery_category_id = cv.category_id
+UPDATE videos v SET priority = 1, claim_position = cv.position, delivery_category_id = cv.category_id,
+    claim_key = cv.position
 FROM category_videos cv WHERE cv.video_id = v.id;
 """
 CATEGORY = """

@@ -101,6 +101,17 @@ async def test_listings_append_oldest_first_and_keep_every_videos_claim_order(da
             ("z", 3, 2, big.id),
         ]
         assert await conn.fetchval("SELECT count(*) FROM videos") == 6
+        # The fair order: small's re-sync found u and v, new uploads, newest (u) first; then
+        # the backfill, big's (3 subscribers) three times as fast as small's.
+        fair = "SELECT foreign_id, claim_class, claim_key FROM videos ORDER BY claim_class, claim_key, id"
+        assert [tuple(r) for r in await conn.fetch(fair)] == [
+            ("u", 0, 0.0),
+            ("v", 0, 1.0),
+            ("x", 1, 0.0),
+            ("w", 1, 0.0),
+            ("y", 1, 1 / 3),
+            ("z", 1, 2 / 3),
+        ]
 
     await in_asyncio(database_url, scenario)
 
@@ -119,6 +130,7 @@ async def test_a_video_another_sync_inserts_meanwhile_is_listed_in_both_categori
                     small.id,
                     *([getattr(v, f) for v in videos] for f in ("website", "foreign_id", "url", "title")),
                     ['{"title": "title of shared"}'],
+                    True,  # a first listing
                 )
                 ours = asyncio.create_task(queries.finish_sync(big, videos, [], **BACKOFF))
                 # Polled on purpose: the wait happens in the server.

@@ -180,13 +180,25 @@ WHERE NOT EXISTS (
 -- now), for add_known_videos. Nothing reads the videos of other categories: the unique
 -- index finds the known ones. Locking the category row first orders this after a
 -- concurrent subscription change, whose refresh then sees these videos.
+--
+-- Fair order (migrations/0009): a first listing ($7) is backfill, its base the queue's head
+-- now (the smallest backfill key waiting); a later one's entries are new uploads, ranked
+-- newest first.
 WITH category AS MATERIALIZED (
     SELECT subscriber_count,
-           coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1) AS newest
+           coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1) AS newest,
+           CASE WHEN $7 THEN coalesce(
+                    (SELECT claim_key FROM videos
+                     WHERE status = 'pending' AND claim_class = 1 AND priority > 0
+                     ORDER BY claim_class, claim_key LIMIT 1), 0)
+                ELSE claim_base END AS base
     FROM categories WHERE id = $1
     FOR NO KEY UPDATE
+), based AS (
+    UPDATE categories SET claim_base = (SELECT base FROM category) WHERE id = $1 AND $7
 ), fresh AS (
-    SELECT l.*, c.newest + row_number() OVER (ORDER BY l.n) AS position
+    SELECT l.*, c.newest + row_number() OVER (ORDER BY l.n) AS position,
+           CASE WHEN NOT $7 THEN count(*) OVER () - row_number() OVER (ORDER BY l.n) END AS upload_rank
     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
         WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
     CROSS JOIN category c
@@ -195,19 +207,24 @@ WITH category AS MATERIALIZED (
         WHERE cv.category_id = $1 AND v.website = l.website AND v.foreign_id = l.foreign_id
     )
 ), created AS (
-    INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id)
-    SELECT website, foreign_id, url, title, meta::jsonb, (SELECT subscriber_count FROM category), position, $1
-    FROM fresh ORDER BY n
+    INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id,
+                        claim_class, claim_key)
+    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb, c.subscriber_count, f.position, $1,
+           CASE WHEN f.upload_rank IS NULL THEN 1 ELSE 0 END,
+           fair_claim_key(c.base, f.position, f.upload_rank, c.subscriber_count)
+    FROM fresh f CROSS JOIN category c ORDER BY f.n
     ON CONFLICT (website, foreign_id) DO NOTHING
     RETURNING id, claim_position
 ), added AS (
-    INSERT INTO category_videos (category_id, video_id, position)
-    SELECT $1, id, claim_position FROM created
+    INSERT INTO category_videos (category_id, video_id, position, upload_rank)
+    SELECT $1, c.id, c.claim_position, f.upload_rank
+    FROM created c JOIN fresh f ON f.position = c.claim_position
     RETURNING video_id
 )
 SELECT (SELECT count(*) FROM added) AS created,
        coalesce(array_agg(f.n ORDER BY f.n), '{}') AS known,
-       coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions
+       coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions,
+       coalesce(array_agg(f.upload_rank ORDER BY f.n), '{}') AS upload_ranks
 FROM fresh f
 WHERE NOT EXISTS (SELECT FROM created c WHERE c.claim_position = f.position);
 
@@ -215,9 +232,9 @@ WHERE NOT EXISTS (SELECT FROM created c WHERE c.claim_position = f.position);
 -- Listed videos that exist already into the category, at the places store_listing gave
 -- them (its snapshot may predate a video another sync has just inserted: this one's does
 -- not); returns their ids, for refresh_videos_claim_order.
-INSERT INTO category_videos (category_id, video_id, position)
-SELECT $1, v.id, k.position
-FROM unnest($2::text[], $3::text[], $4::bigint[]) AS k(website, foreign_id, position)
+INSERT INTO category_videos (category_id, video_id, position, upload_rank)
+SELECT $1, v.id, k.position, k.upload_rank
+FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
 JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
 RETURNING video_id;
 
@@ -225,16 +242,12 @@ RETURNING video_id;
 -- Videos a listing added to one more category: their claim order follows (as in
 -- refresh_claim_order, for these videos only).
 UPDATE videos v
-SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id
-FROM (
-    SELECT DISTINCT ON (cv.video_id) cv.video_id, c.subscriber_count, cv.position, cv.category_id
-    FROM category_videos cv JOIN categories c ON c.id = cv.category_id
-    WHERE cv.video_id = ANY($1::bigint[])
-    ORDER BY cv.video_id, c.subscriber_count DESC, cv.position
-) p
-WHERE v.id = p.video_id
-  AND (v.priority, v.claim_position, v.delivery_category_id)
-      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id);
+SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id,
+    claim_class = p.claim_class, claim_key = p.claim_key
+FROM video_claim_orders p
+WHERE p.video_id = ANY($1::bigint[]) AND v.id = p.video_id
+  AND (v.priority, v.claim_position, v.delivery_category_id, v.claim_class, v.claim_key)
+      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id, p.claim_class, p.claim_key);
 
 -- name: recheck_delivered
 -- The seed's disabled download cache: delivered videos of the listing go back to pending,
@@ -266,8 +279,9 @@ RETURNING id;
 
 -- name: claim_videos
 -- Due videos, with a lease: in-flight ones whose lease expired (their instance died),
--- then pending ones whose next attempt has come, in claim order: more subscribers first;
--- within a category, oldest first (videos_claim_order). SKIP LOCKED: claimers never queue.
+-- then pending ones whose next attempt has come, in the fair order (migrations/0009):
+-- new uploads first, newest first; then backfill, categories interleaved by subscribers,
+-- each oldest first (videos_fair_order). SKIP LOCKED: claimers never queue.
 -- Not the websites $5: their download limit is reached (scheduler/limiter.py).
 WITH expired AS MATERIALIZED (
     SELECT id FROM videos
@@ -281,7 +295,7 @@ WITH expired AS MATERIALIZED (
     WHERE status = 'pending' AND next_attempt_at <= now()
       AND priority > 0 AND approval <> 'rejected' AND (NOT $4 OR approval = 'approved')
       AND website <> ALL($5::text[])
-    ORDER BY priority DESC, claim_position, id
+    ORDER BY claim_class, claim_key, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), due AS (
@@ -300,16 +314,12 @@ RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
 -- name: refresh_claim_order
 -- A category's subscribers or videos changed: its videos' claim order follows.
 UPDATE videos v
-SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id
-FROM (
-    SELECT DISTINCT ON (cv.video_id) cv.video_id, c.subscriber_count, cv.position, cv.category_id
-    FROM category_videos cv JOIN categories c ON c.id = cv.category_id
-    WHERE cv.video_id IN (SELECT video_id FROM category_videos WHERE category_id = $1)
-    ORDER BY cv.video_id, c.subscriber_count DESC, cv.position
-) p
-WHERE v.id = p.video_id
-  AND (v.priority, v.claim_position, v.delivery_category_id)
-      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id);
+SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id,
+    claim_class = p.claim_class, claim_key = p.claim_key
+FROM video_claim_orders p
+WHERE p.video_id IN (SELECT video_id FROM category_videos WHERE category_id = $1) AND v.id = p.video_id
+  AND (v.priority, v.claim_position, v.delivery_category_id, v.claim_class, v.claim_key)
+      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id, p.claim_class, p.claim_key);
 
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing

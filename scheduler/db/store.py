@@ -526,6 +526,7 @@ class PipelineQueries:
                     [v.url for v in fresh],
                     [v.title for v in fresh],
                     [json.dumps(v.listed) for v in fresh],
+                    category.sync_count == 0,  # a first listing is backfill; later ones, new uploads
                 )
                 new = stored["created"]
                 if stored["known"]:
@@ -536,6 +537,7 @@ class PipelineQueries:
                         [v.website for v in known],
                         [v.foreign_id for v in known],
                         stored["positions"],
+                        stored["upload_ranks"],
                     )
                     new += len(rows)
                     await conn.execute(Q["refresh_videos_claim_order"], [r["video_id"] for r in rows])
