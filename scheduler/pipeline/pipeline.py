@@ -336,10 +336,7 @@ class Pipeline:
                 site = self._sites.site_of(category.website)
                 log.warning("site %s throttles us (%s): category %d put off", site, throttle, category.id)
                 self._synced(category, began, "throttled")
-                probe_in_s = await _shielded(
-                    aio(self.db.throttle_sync), category, site, throttle, *self._cool_down
-                )
-                self._sites.tripped(category.website, probe_in_s or 0.0)
+                await self._sites.throttled_listing(category, throttle)
                 return "throttled"
             log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
             self._synced(category, began, "failed")
@@ -365,10 +362,6 @@ class Pipeline:
             )
             self._synced(category, began, "ok")
         return "served"
-
-    @property
-    def _cool_down(self) -> tuple[float, float]:
-        return self._sites.breaker_min_s, self._sites.breaker_max_s
 
     def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
         elapsed = time.perf_counter() - began
@@ -485,7 +478,12 @@ class Pipeline:
             throttle = await self._sites.throttle_reason(video.website, str(error))
             if throttle is not None:
                 job.site_outcome = "throttled"
-                await self._throttled(video, throttle)
+                site = self._sites.site_of(video.website)
+                log.warning(
+                    "video %d: site %s throttles us (%s); waiting", video.id, site, throttle, extra=_of(video)
+                )
+                await self._sites.throttled_video(video, throttle)
+                self.metrics.downloads.labels(video.website, "throttled").inc()
                 return
             job.site_outcome = "answered"
         if isinstance(error, trio.TooSlowError):
@@ -503,16 +501,6 @@ class Pipeline:
         if status == "pending":
             self.metrics.retries.labels(video.website).inc()
         self.metrics.downloads.labels(video.website, "failed" if status == "failed" else "retried").inc()
-
-    async def _throttled(self, video: ClaimedVideo, throttle: str) -> None:
-        """The site throttles us: no failed attempt; the video waits for the site's breaker."""
-        site = self._sites.site_of(video.website)
-        log.warning(
-            "video %d: site %s throttles us (%s); waiting", video.id, site, throttle, extra=_of(video)
-        )
-        probe_in_s = await _shielded(aio(self.db.throttle_video), video, site, throttle, *self._cool_down)
-        self._sites.tripped(video.website, probe_in_s or 0.0)
-        self.metrics.downloads.labels(video.website, "throttled").inc()
 
     async def _after_cancel(self, job: Job) -> None:
         video, reason = job.video, job.cancel_reason or "cancelled"

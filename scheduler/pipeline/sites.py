@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import trio
 import trio_asyncio
 
 from scheduler import breaker
-from scheduler.db.store import PipelineQueries, TrippedBreaker
+from scheduler.db.store import ClaimedCategory, ClaimedVideo, PipelineQueries, TrippedBreaker
 from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline.wakeup import Wakeup
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 # What a request told of its site: it got the content; it got an ordinary error (the site
 # answered: a removed video, a 404); or it was throttled. None: no request went out.
 Outcome = Literal["served", "answered", "throttled"] | None
-# Another instance holds a tripped site's probe: look again after this long.
+# A tripped site's probe is out (this instance's or another's): look again after this long.
 PROBE_HELD_RECHECK_S = 5.0
 CLEANUP_S = 5.0
 
@@ -97,7 +98,13 @@ class SiteGate:
         if tripped is None:
             return None
         if tripped.probe_in_s > 0:
-            return tripped.probe_in_s
+            # Open: until the probe may go. Probing: probe_at is when the probe lapses, but
+            # it may get through any moment; look again soon.
+            return (
+                tripped.probe_in_s
+                if tripped.state == "open"
+                else min(tripped.probe_in_s, PROBE_HELD_RECHECK_S)
+            )
         if await trio_asyncio.aio_as_trio(self._db.take_probe)(site, holder, self._probe_s):
             log.info("site %s: probing with %s (breaker %s: %s)", site, holder, tripped.state, tripped.reason)
             self._probes.add(holder)
@@ -118,9 +125,28 @@ class SiteGate:
         served = site in self._served or await trio_asyncio.aio_as_trio(self._db.site_served)(site)
         return breaker.throttle_reason(error, served)
 
-    def tripped(self, website: str, probe_in_s: float) -> None:
-        """The site's breaker is open (this instance saw the throttle): pass it by till the probe."""
-        self._behind_breaker.add(website)
+    async def throttled_video(self, video: ClaimedVideo, reason: str) -> None:
+        """The site throttled the video's request: its breaker opens (or stays open) and
+        the video waits for the probe, no attempt counted (one transaction)."""
+        await self._trip(self._db.throttle_video, video, video.website, reason)
+
+    async def throttled_listing(self, category: ClaimedCategory, reason: str) -> None:
+        """As throttled_video, for a category's listing."""
+        await self._trip(self._db.throttle_sync, category, category.website, reason)
+
+    async def _trip(
+        self, throttle: Callable[..., Awaitable[float]], work: object, website: str, reason: str
+    ) -> None:
+        site = self.site_of(website)
+        probe_in_s = 0.0  # the write failed: the lease's expiry returns the work
+        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
+            try:
+                probe_in_s = await trio_asyncio.aio_as_trio(throttle)(
+                    work, site, reason, self.breaker_min_s, self.breaker_max_s
+                )
+            except Exception as error:
+                log.warning("site %s: could not record the throttle (%s)", site, error)
+        self._behind_breaker.add(website)  # this instance passes the site by till the probe
         self._wait(website, probe_in_s)
 
     async def leave(self, kind: Kind, website: str, holder: str, outcome: Outcome) -> None:
@@ -139,9 +165,11 @@ class SiteGate:
                     self._served.add(site)
             except Exception as error:  # the database is away: the probe lapses by itself
                 log.warning("site %s: could not record the outcome of %s: %s", site, holder, error)
-        for busy in [w for w in self._busy if self.site_of(w) == site and w not in self._behind_breaker]:
-            del self._busy[busy]
-        self._wakeup.notify()
+        freed = [w for w in self._busy if self.site_of(w) == site and w not in self._behind_breaker]
+        for website in freed:
+            del self._busy[website]
+        if freed:
+            self._wakeup.notify()  # claims passed the site by: they may take its work again
 
     async def _end_probe(self, site: str, holder: str, outcome: Outcome) -> None:
         if outcome in ("served", "answered"):
