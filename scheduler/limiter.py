@@ -40,17 +40,25 @@ FULL_RECHECK_S = 2.0
 # No limiter server answers: the work waits this long, then tries again.
 UNAVAILABLE_RECHECK_S = 5.0
 
-# KEYS[1]: the site's holders. ARGV: holder, limit, ttl (ms). 1: a place taken (or held already).
+# KEYS: a site's holders per place asked for; ARGV: ttl (ms), then a holder and its site's
+# limit per key. Returns 1 (a place taken, or held already) or 0 per key, in order.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-    redis.call('PEXPIRE', KEYS[1], ARGV[3])
-    return 1
+local ttl = tonumber(ARGV[1])
+local taken = {}
+for i, key in ipairs(KEYS) do
+    local holder, limit = ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    if redis.call('ZSCORE', key, holder) or redis.call('ZCARD', key) < limit then
+        redis.call('ZADD', key, now + ttl, holder)
+        redis.call('PEXPIRE', key, ttl)
+        taken[i] = 1
+    else
+        taken[i] = 0
+    end
 end
-return 0
+return taken
 """
 # KEYS: holder sets; ARGV[1]: ttl (ms); ARGV[2..]: one holder per key. Renewed (or put
 # back, should the place have lapsed: the work is still running).
@@ -106,17 +114,29 @@ class SiteLimiter:
         async with redis_clients(urls) as clients:
             yield cls(clients, limits, holder_ttl_s)
 
-    async def acquire(self, kind: Kind, website: str, holder: str) -> Refusal | None:
-        """Takes a place for `holder` (e.g. "<instance>:video:12"); None when taken."""
-        site = self.limits.site_of(website)
-        limit = getattr(self.limits.limit_of(site), kind)
-        taken = await self._call("acquire", [_key(site, kind)], [holder, limit, self._ttl_ms])
-        if taken is None:
-            return Refusal(site, "the limiter's Redis is unavailable", UNAVAILABLE_RECHECK_S)
-        if not taken:
-            return Refusal(site, f"{limit} {kind} at once", FULL_RECHECK_S)
-        self._held[(kind, site, holder)] = None
-        return None
+    async def acquire(self, kind: Kind, wanted: list[tuple[str, str]]) -> list[Refusal | None]:
+        """Places for (website, holder) pairs (a holder: "<instance>:video:12"), in one round
+        trip; for each, None when taken, else why not and when to look again."""
+        if not wanted:
+            return []
+        sites = [self.limits.site_of(website) for website, _ in wanted]
+        limits = [getattr(self.limits.limit_of(site), kind) for site in sites]
+        args: list[Any] = [self._ttl_ms]
+        for (_, holder), limit in zip(wanted, limits, strict=True):
+            args += [holder, limit]
+        taken = await self._call("acquire", [_key(site, kind) for site in sites], args)
+        refusals: list[Refusal | None] = []
+        for (_, holder), site, limit, got in zip(
+            wanted, sites, limits, taken or [0] * len(wanted), strict=True
+        ):
+            if taken is None:
+                refusals.append(Refusal(site, "the limiter's Redis is unavailable", UNAVAILABLE_RECHECK_S))
+            elif not got:
+                refusals.append(Refusal(site, f"{limit} {kind} at once", FULL_RECHECK_S))
+            else:
+                self._held[(kind, site, holder)] = None
+                refusals.append(None)
+        return refusals
 
     async def release(self, kind: Kind, website: str, holder: str) -> None:
         """Gives the place back; shielded and bounded (a lapse frees it otherwise)."""

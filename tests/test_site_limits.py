@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import trio
 
-from scheduler.limiter import SiteLimiter
+from scheduler.limiter import Kind, Refusal, SiteLimiter
 from scheduler.settings import Settings, SettingsError, from_overrides
 from scheduler.site_limits import SiteLimit, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
@@ -98,27 +98,43 @@ def a_website() -> str:
     return f"{uuid.uuid4().hex[:12]}.example"
 
 
+async def take(limiter: SiteLimiter, kind: Kind, website: str, holder: str) -> Refusal | None:
+    [refusal] = await limiter.acquire(kind, [(website, holder)])
+    return refusal
+
+
+async def test_one_call_takes_the_places_of_a_whole_claim(limiters: list[SiteLimiter]) -> None:
+    limiter, busy, other = limiters[0], a_website(), a_website()
+
+    refusals = await limiter.acquire(
+        "downloads", [(busy, "a:video:1"), (other, "a:video:2"), (busy, "a:video:3"), (busy, "a:video:4")]
+    )
+
+    assert [r is None for r in refusals] == [True, True, True, False]  # "*": 2 at once per site
+    assert refusals[3] is not None and refusals[3].site == busy
+
+
 async def test_places_are_shared_by_every_instance(limiters: list[SiteLimiter]) -> None:
     first, second = limiters
     website = a_website()
 
-    assert await first.acquire("downloads", website, "a:video:1") is None
-    assert await second.acquire("downloads", website, "b:video:2") is None
-    refused = await second.acquire("downloads", website, "b:video:3")
-    assert await first.acquire("listings", website, "a:category:1") is None  # a limit of its own
+    assert await take(first, "downloads", website, "a:video:1") is None
+    assert await take(second, "downloads", website, "b:video:2") is None
+    refused = await take(second, "downloads", website, "b:video:3")
+    assert await take(first, "listings", website, "a:category:1") is None  # a limit of its own
 
     assert refused is not None
     assert (refused.site, refused.reason) == (website, "2 downloads at once")
     await first.release("downloads", website, "a:video:1")
-    assert await second.acquire("downloads", website, "b:video:3") is None
+    assert await take(second, "downloads", website, "b:video:3") is None
 
 
 async def test_a_place_held_again_by_its_holder_is_not_counted_twice(limiters: list[SiteLimiter]) -> None:
     limiter, website = limiters[0], a_website()
 
     for _ in range(3):
-        assert await limiter.acquire("downloads", website, "a:video:1") is None
-    assert await limiter.acquire("downloads", website, "a:video:2") is None
+        assert await take(limiter, "downloads", website, "a:video:1") is None
+    assert await take(limiter, "downloads", website, "a:video:2") is None
 
 
 async def test_a_crashed_holders_place_lapses_and_a_live_ones_is_renewed(
@@ -127,13 +143,13 @@ async def test_a_crashed_holders_place_lapses_and_a_live_ones_is_renewed(
     live, crashed = limiters
     website = a_website()
     await nursery.start(live.keep_alive)
-    assert await live.acquire("downloads", website, "a:video:1") is None
-    assert await crashed.acquire("downloads", website, "b:video:2") is None
+    assert await take(live, "downloads", website, "a:video:1") is None
+    assert await take(crashed, "downloads", website, "b:video:2") is None
 
     await trio.sleep(1.0)  # two holder TTLs of Redis' own clock: no virtual time reaches it
 
-    assert await live.acquire("downloads", website, "a:video:3") is None  # b's place lapsed
-    assert await crashed.acquire("downloads", website, "b:video:4") is not None  # a's did not
+    assert await take(live, "downloads", website, "a:video:3") is None  # b's place lapsed
+    assert await take(crashed, "downloads", website, "b:video:4") is not None  # a's did not
 
 
 async def test_starts_are_spaced_by_the_interval_across_instances(limiters: list[SiteLimiter]) -> None:

@@ -240,8 +240,8 @@ class Pipeline:
                     await trio.sleep(pause)
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
-                for video in claimed:
-                    wait = await self._sites.enter("downloads", video.website, self._holder(video))
+                waits = await self._sites.enter("downloads", [(v.website, self._holder(v)) for v in claimed])
+                for video, wait in zip(claimed, waits, strict=True):
                     if wait is not None:
                         # Back to the queue unheld (no attempt, no event): this downloader takes
                         # another site's video.
@@ -287,7 +287,7 @@ class Pipeline:
                 await self._wakeup.wait(seen, self._sites.poll_wait(self.settings.schedule.poll_interval_s))
                 continue
             holder = self._holder(category)
-            wait = await self._sites.enter("listings", category.website, holder)
+            [wait] = await self._sites.enter("listings", [(category.website, holder)])
             if wait is not None:
                 await _shielded(aio(self.db.defer_sync), category, wait)
                 continue

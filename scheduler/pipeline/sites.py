@@ -35,6 +35,7 @@ Outcome = Literal["served", "answered", "throttled"] | None
 # A tripped site's probe is out (this instance's or another's): look again after this long.
 PROBE_HELD_RECHECK_S = 5.0
 CLEANUP_S = 5.0
+REFRESH_S = 1.0
 
 
 class SiteGate:
@@ -61,13 +62,18 @@ class SiteGate:
         self._tripped: dict[str, TrippedBreaker] = {}  # by site, as of the last refresh
         self._probes: set[str] = set()  # holders whose request is a site's probe
         self._served: set[str] = set()  # sites known to have served us
+        self._refreshed_at = -math.inf
 
     def site_of(self, website: str) -> str:
         return self.limits.site_of(website)
 
     async def refresh(self) -> None:
-        """Reads which breakers are tripped (before each claim: a breaker another instance
-        opened is seen before this one sends the site anything new)."""
+        """Reads which breakers are tripped, at most every REFRESH_S (a claim calls it): a
+        breaker another instance opened is obeyed here within a second; one this instance
+        opened, at once."""
+        if trio.current_time() < self._refreshed_at + REFRESH_S:
+            return
+        self._refreshed_at = trio.current_time()
         tripped = await trio_asyncio.aio_as_trio(self._db.tripped_breakers)()
         for site in self._tripped.keys() - {b.site for b in tripped}:
             self._metrics.site_breaker_open.labels(site).set(0)
@@ -78,20 +84,23 @@ class SiteGate:
         for site in self._tripped:
             self._metrics.site_breaker_open.labels(site).set(1)
 
-    async def enter(self, kind: Kind, website: str, holder: str) -> float | None:
-        """None: `holder` may send the site its request (a place is taken; if the site's
-        breaker is tripped, this request is its probe). Otherwise the seconds to wait; the
-        website is busy here until then."""
-        refusal = await self._limiter.acquire(kind, website, holder)
-        if refusal is not None:
-            log.debug("%s: %s; other sites' work goes first", refusal.site, refusal.reason)
-            return self._wait(website, refusal.retry_after_s)
-        wait = await self._breaker_wait(website, holder)
-        if wait is not None:
-            await self._limiter.release(kind, website, holder)
-            self._behind_breaker.add(website)
-            return self._wait(website, wait)
-        return None
+    async def enter(self, kind: Kind, wanted: list[tuple[str, str]]) -> list[float | None]:
+        """For each (website, holder): None when the holder may send the site its request (a
+        place is taken; if the site's breaker is tripped, this request is its probe), else
+        the seconds to wait, the website being busy here until then. One round trip to the
+        limiter for them all."""
+        waits: list[float | None] = []
+        for (website, holder), refusal in zip(wanted, await self._limiter.acquire(kind, wanted), strict=True):
+            if refusal is not None:
+                log.debug("%s: %s; other sites' work goes first", refusal.site, refusal.reason)
+                waits.append(self._wait(website, refusal.retry_after_s))
+            elif (wait := await self._breaker_wait(website, holder)) is not None:
+                await self._limiter.release(kind, website, holder)
+                self._behind_breaker.add(website)
+                waits.append(self._wait(website, wait))
+            else:
+                waits.append(None)
+        return waits
 
     async def _breaker_wait(self, website: str, holder: str) -> float | None:
         tripped = self._tripped.get(site := self.site_of(website))
