@@ -99,3 +99,36 @@ async def test_a_small_category_beside_a_large_one_is_done_first_and_new_uploads
     assert order[start : start + 3] == ["n2", "n1", "n0"]  # at once, newest first
     assert any(order.index(v) > start for v in large)  # ahead of what was left of the backfill
     assert [v for v in order if v in large] == large  # the backfill oldest first
+
+
+async def test_a_resync_stops_at_a_run_of_known_entries_and_a_full_listing_finds_the_rest(
+    database_url: str, redis_url: str, tmp_path: Path, db: Database
+) -> None:
+    old = [f"v{n:02}" for n in range(12)]
+    settings = pipeline_settings(
+        database_url, redis_url, tmp_path, downloader={"workers": 0}, sync={"full_every": 2}
+    )
+    synced = "SELECT sync_count FROM categories"
+    with content_site() as site:
+        for name in [*old, "hidden", "n1", "n2"]:
+            site.add_video(name, size=1_000)
+        feed = site.feed("f", old)
+        async with serving(settings) as (_, api):
+            await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+            await wait_for(db, synced, 1)  # the first listing: all 12
+            # Two new uploads on top, and an old entry the first listing never showed, deep down.
+            site.feed("f", [*old[:3], "hidden", *old[3:], "n1", "n2"])
+            await db.fetch("UPDATE categories SET next_sync_at = now()")
+            await wait_for(db, synced, 2)  # a partial re-sync
+            after_partial = {r[0] for r in await db.fetch("SELECT foreign_id FROM videos")}
+            await db.fetch("UPDATE categories SET next_sync_at = now()")
+            await wait_for(db, synced, 3)  # the full listing of every 2nd sync
+            after_full = {r[0] for r in await db.fetch("SELECT foreign_id FROM videos")}
+            events = [
+                e.message for e in (await api("ListEvents", pb.ListEventsRequest(show_all=True))).events
+            ]
+
+    assert after_partial == {*old, "n1", "n2"}  # it stopped after v11..v07, all known
+    assert "synced: 7 listed, 2 new" in events  # n2, n1 and the run of five known
+    assert after_full == {*old, "hidden", "n1", "n2"}
+    assert "synced: 15 listed, 1 new" in events

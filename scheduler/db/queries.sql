@@ -160,6 +160,14 @@ SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
 FROM due WHERE c.id = due.id
 RETURNING c.id, c.url, c.website, c.backoff_factor, c.sync_count, c.disable_download_cache;
 
+-- name: newest_in_category
+-- The category's newest entries, for a re-sync to stop at (ytdlp.KNOWN_RUN).
+SELECT v.website, v.foreign_id
+FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+WHERE cv.category_id = $1
+ORDER BY cv.position DESC
+LIMIT $2;
+
 -- name: entries_new_to_category
 -- The places (1-based) of a listing's entries that its category does not hold yet: a
 -- re-sync sends the keys of what it listed, then the rest of the new entries only.

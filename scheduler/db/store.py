@@ -479,6 +479,12 @@ class PipelineQueries:
             row = await conn.fetchrow(Q["claim_category"], self.owner, lease_s, busy_websites)
         return ClaimedCategory(**dict(row)) if row else None
 
+    async def newest_in_category(self, category_id: int, limit: int) -> frozenset[tuple[str, str]]:
+        """The (website, foreign id) of the category's `limit` newest entries."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(Q["newest_in_category"], category_id, limit)
+        return frozenset((r["website"], r["foreign_id"]) for r in rows)
+
     async def finish_sync(
         self,
         category: ClaimedCategory,

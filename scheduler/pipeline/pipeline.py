@@ -308,6 +308,8 @@ class Pipeline:
         )
         began = time.perf_counter()
         try:
+            # A partial re-sync stops at a run of entries the category holds (its newest ones).
+            known = None if full else await aio(self.db.newest_in_category)(category.id, max(first, 100))
             with trio.fail_after(self.settings.downloader.timeout_s):
                 listing = await _in_thread(
                     ytdlp.list_category,
@@ -316,6 +318,7 @@ class Pipeline:
                     self.settings.downloader,
                     self.settings.sites.allowed,
                     first,
+                    known,
                 )
             if listing.refused:
                 log.warning("category %d: %d entries refused", category.id, len(listing.refused))

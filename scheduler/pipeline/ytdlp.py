@@ -269,19 +269,64 @@ class Listing:
     refused: list[str]  # one line per entry dropped by check_url: its Refused reason
 
 
+# A re-sync stops after this many entries in a row that the category holds already (as
+# yt-dlp's --break-on-existing does after one): what follows them is older, and known.
+KNOWN_RUN = 5
+
+
+class _EnoughListed(DownloadCancelled):  # type: ignore[misc]
+    """Raised from the listing's entry hook: the entries read so far are all it needs."""
+
+
+class _ListingYoutubeDL(GuardedYoutubeDL):
+    """Calls `on_entry` with each playlist entry as yt-dlp reads it (lazy_playlist: before it
+    fetches the next page), so a listing can stop early."""
+
+    def __init__(
+        self, params: dict[str, Any], allowed: tuple[str, ...], on_entry: Callable[[Any], None]
+    ) -> None:
+        self._on_entry = on_entry
+        super().__init__(params | {"lazy_playlist": True}, allowed)
+
+    def _match_entry(self, info_dict: Any, incomplete: bool = False, silent: bool = False) -> Any:
+        if incomplete and "playlist_autonumber" in info_dict:  # an entry, not the playlist
+            self._on_entry(info_dict)
+        return super()._match_entry(info_dict, incomplete, silent)
+
+
 def list_category(
-    url: str, website: str, settings: DownloaderSettings, allowed: tuple[str, ...], first: int = 0
+    url: str,
+    website: str,
+    settings: DownloaderSettings,
+    allowed: tuple[str, ...],
+    first: int = 0,
+    known: frozenset[tuple[str, str]] | None = None,
 ) -> Listing:
     """The category's videos, oldest first, from a flat listing (no page per video), and
-    the entries refused. `first` > 0 reads only that many entries from the top (the newest).
-    Raises RefusedUrl when the category's URL, or a request of the listing, is refused."""
+    the entries refused. `first` > 0 reads only that many entries from the top (the newest);
+    `known` (the category's newest (website, foreign id) pairs) stops the listing after a
+    run of KNOWN_RUN of them. Raises RefusedUrl when the category's URL, or a request of
+    the listing, is refused."""
     _check(url, allowed)
     options = _common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     if first:
         options["playlistend"] = first
+    read: list[Any] = []
+    in_a_row = 0
+
+    def on_entry(entry: Any) -> None:
+        nonlocal in_a_row
+        read.append(dict(entry))
+        identity = _identity(entry, website)
+        in_a_row = in_a_row + 1 if identity and identity[1:] in (known or ()) else 0
+        if in_a_row >= KNOWN_RUN:
+            raise _EnoughListed()
+
     try:
-        with GuardedYoutubeDL(options, allowed) as ydl:
+        with _ListingYoutubeDL(options, allowed, on_entry) as ydl:
             info = ydl.extract_info(url, download=False)
+    except _EnoughListed:
+        info = {"_type": "playlist", "entries": read}
     except DownloadCancelled:
         raise
     except Exception as error:  # yt-dlp raises many kinds; all mean "this listing failed"
@@ -305,19 +350,14 @@ def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], N
     videos = []
     refused = []
     for entry in entries:
-        if not isinstance(entry, dict):
+        if not isinstance(entry, dict) or (identity := _identity(entry, website)) is None:
             continue
-        raw_url = entry.get("url") or entry.get("webpage_url")
-        if not isinstance(raw_url, str) or not raw_url:
-            continue
-        url, smuggled = unsmuggle_url(raw_url, {})
+        url, host, foreign_id = identity
         try:
             check(url)
         except netguard.Refused as error:
             refused.append(str(error))
             continue
-        host = (urlsplit(url).hostname or "").lower() or website
-        foreign_id = str(entry.get("id") or (smuggled or {}).get("force_videoid") or _url_id(url))
         if (host, foreign_id) in seen:
             continue
         seen.add((host, foreign_id))
@@ -325,6 +365,16 @@ def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], N
         videos.append(ListedVideo(host, foreign_id, url, listed.get("title", ""), listed))
     videos.reverse()
     return Listing(videos, refused)
+
+
+def _identity(entry: Any, website: str) -> tuple[str, str, str] | None:
+    """A flat entry's URL, website (its host) and foreign id; None when it has no URL."""
+    raw_url = entry.get("url") or entry.get("webpage_url")
+    if not isinstance(raw_url, str) or not raw_url:
+        return None
+    url, smuggled = unsmuggle_url(raw_url, {})
+    host = (urlsplit(url).hostname or "").lower() or website
+    return url, host, str(entry.get("id") or (smuggled or {}).get("force_videoid") or _url_id(url))
 
 
 def _url_id(url: str) -> str:
