@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scheduler.db.store import PipelineQueries
+from scheduler.categories import CategoryTarget, Kind
+from scheduler.db.store import PipelineQueries, Store
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.content_site import content_site
@@ -49,9 +50,8 @@ async def test_a_category_scheduled_later_takes_turns_from_where_the_queue_stand
     async def scenario(conn: Any, queries: PipelineQueries) -> None:
         old = await leased_category(conn, "old", subscribers=1)
         await queries.finish_sync(old, listed(*(f"o{n}" for n in range(8))), [], **BACKOFF)
-        assert [v.foreign_id for v in await queries.claim_videos(5, 60.0, False, [])] == [
-            "o0", "o1", "o2", "o3", "o4"
-        ]  # fmt: skip
+        taken = [(await queries.claim_videos(1, 60.0, False, []))[0].foreign_id for _ in range(5)]
+        assert taken == ["o0", "o1", "o2", "o3", "o4"]
         new = await leased_category(conn, "new", subscribers=1)
         await queries.finish_sync(new, listed("a", "b", "c", "d"), [], **BACKOFF)
 
@@ -132,3 +132,25 @@ async def test_a_resync_stops_at_a_run_of_known_entries_and_a_full_listing_finds
     assert "synced: 7 listed, 2 new" in events  # n2, n1 and the run of five known
     assert after_full == {*old, "hidden", "n1", "n2"}
     assert "synced: 15 listed, 1 new" in events
+
+
+async def test_a_category_gaining_a_subscriber_speeds_up_from_where_the_queue_stands(
+    database_url: str,
+) -> None:
+    """Not a burst of catching up from its own start: twice as fast from now on."""
+
+    async def scenario(conn: Any, queries: PipelineQueries) -> None:
+        a = await leased_category(conn, "a", subscribers=1)
+        b = await leased_category(conn, "b", subscribers=1)
+        await queries.finish_sync(a, listed(*(f"a{n}" for n in range(12))), [], **BACKOFF)
+        await queries.finish_sync(b, listed(*(f"b{n}" for n in range(12))), [], **BACKOFF)
+        taken = [(await queries.claim_videos(1, 60.0, False, []))[0].foreign_id for _ in range(10)]
+        assert taken == ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]
+        store = Store(queries._pool)  # the API's side of the same database
+        await store.schedule_category(CategoryTarget(b.url, "127.0.0.1", Kind.URL), 7, False)
+
+        order = await claim_order(queries)
+
+        assert order[:9] == ["a5", "b5", "b6", "a6", "b7", "b8", "a7", "b9", "b10"]
+
+    await in_asyncio(database_url, scenario)

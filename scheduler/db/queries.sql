@@ -319,6 +319,23 @@ RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
           (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
            JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache;
 
+-- name: rebase_category
+-- The category's subscribers changed: its backfill takes turns from where the queue stands
+-- now, at its new weight (its oldest pending video at the queue's head), rather than
+-- catching up from its old base. (refresh_claim_order then recomputes its videos' keys.)
+UPDATE categories c
+SET claim_base = head.key - oldest.position::float8 / greatest(c.subscriber_count, 1)
+FROM (
+    SELECT coalesce((SELECT claim_key FROM videos
+                     WHERE status = 'pending' AND claim_class = 1 AND priority > 0
+                     ORDER BY claim_class, claim_key LIMIT 1), 0) AS key
+) head, (
+    SELECT min(cv.position) AS position
+    FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+    WHERE cv.category_id = $1 AND cv.upload_rank IS NULL AND v.status = 'pending'
+) oldest
+WHERE c.id = $1 AND oldest.position IS NOT NULL;
+
 -- name: refresh_claim_order
 -- A category's subscribers or videos changed: its videos' claim order follows.
 UPDATE videos v

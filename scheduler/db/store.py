@@ -213,6 +213,7 @@ class Store:
                 await conn.execute(Q["add_event"], category_id, None, f"category created: {target.url}")
             subscribers = await conn.fetchval(Q["subscribe"], user_id, category_id)
             if subscribers is not None:
+                await conn.execute(Q["rebase_category"], category_id)
                 await conn.execute(Q["refresh_claim_order"], category_id)
                 await conn.execute(Q["add_event"], category_id, None, f"user {user_id} subscribed")
                 await conn.execute(Q["notify_work"])  # a syncer lists a new category at once
@@ -262,6 +263,7 @@ class Store:
             remaining = await conn.fetchval(Q["unsubscribe"], user_id, category_id)
             if remaining is None:
                 raise NotFound(f"category_id: user {user_id} does not subscribe to category {category_id}")
+            await conn.execute(Q["rebase_category"], category_id)
             await conn.execute(Q["refresh_claim_order"], category_id)
             await conn.execute(Q["add_event"], category_id, None, f"user {user_id} unsubscribed")
         return int(remaining)
