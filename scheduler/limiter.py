@@ -125,17 +125,17 @@ class SiteLimiter:
         for (_, holder), limit in zip(wanted, limits, strict=True):
             args += [holder, limit]
         taken = await self._call("acquire", [_key(site, kind) for site in sites], args)
+        if taken is None:
+            return [
+                Refusal(site, "the limiter's Redis is unavailable", UNAVAILABLE_RECHECK_S) for site in sites
+            ]
         refusals: list[Refusal | None] = []
-        for (_, holder), site, limit, got in zip(
-            wanted, sites, limits, taken or [0] * len(wanted), strict=True
-        ):
-            if taken is None:
-                refusals.append(Refusal(site, "the limiter's Redis is unavailable", UNAVAILABLE_RECHECK_S))
-            elif not got:
-                refusals.append(Refusal(site, f"{limit} {kind} at once", FULL_RECHECK_S))
-            else:
+        for (_, holder), site, limit, got in zip(wanted, sites, limits, taken, strict=True):
+            if got:
                 self._held[(kind, site, holder)] = None
                 refusals.append(None)
+            else:
+                refusals.append(Refusal(site, f"{limit} {kind} at once", FULL_RECHECK_S))
         return refusals
 
     async def release(self, kind: Kind, website: str, holder: str) -> None:

@@ -205,12 +205,12 @@ def limited(
 async def test_several_instances_together_keep_to_a_sites_limits(
     database_url: str, redis_url: str, tmp_path: Path, db: Database
 ) -> None:
-    limits = {"*": {"downloads": 2, "listings": 1, "interval_s": 0.5}}
+    limits = {"*": {"downloads": 2, "listings": 1, "interval_s": 1.0}}
     names = [f"v{n}" for n in range(6)]
     with content_site() as site:
         for name in names:
-            site.add_video(name, size=200_000)
-        site.set_rate(400_000)  # half a second per video: downloads overlap unless held back
+            site.add_video(name, size=1_200_000)
+        site.set_rate(400_000)  # 3 s a video, starts 1 s apart: three would overlap but for the limit
         feed = site.feed("feed", names)
         async with AsyncExitStack() as stack:
             apis: list[Api] = []
@@ -227,7 +227,9 @@ async def test_several_instances_together_keep_to_a_sites_limits(
     assert most_at_once(list(videos.values())) <= 2
     feeds = [r.start for r in requests if r.path.startswith("/feeds/")]
     starts = sorted([start for start, _ in videos.values()] + feeds)
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.45
+    # The gate spaces the starts by 1 s; yt-dlp's own start-up after it varies by tens of
+    # milliseconds on a loaded machine, so the requests' starts are compared with a margin.
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.85
     owners = await db.fetch("SELECT DISTINCT lease_owner FROM videos")
     assert [dict(o) for o in owners] == [{"lease_owner": None}]
     assert await db.value("SELECT sum(attempts) FROM videos") == 0  # a wait is not a failure
