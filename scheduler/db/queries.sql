@@ -190,16 +190,12 @@ WHERE NOT EXISTS (
 -- concurrent subscription change, whose refresh then sees these videos.
 --
 -- Fair order (migrations/0009): a first listing ($7) is backfill, its base the queue's head
--- now (the smallest backfill key waiting); a later one's entries are new uploads, ranked
+-- now (backfill_head()); a later one's entries are new uploads, ranked
 -- newest first.
 WITH category AS MATERIALIZED (
     SELECT subscriber_count,
            coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1) AS newest,
-           CASE WHEN $7 THEN coalesce(
-                    (SELECT claim_key FROM videos
-                     WHERE status = 'pending' AND claim_class = 1 AND priority > 0
-                     ORDER BY claim_class, claim_key LIMIT 1), 0)
-                ELSE claim_base END AS base
+           CASE WHEN $7 THEN backfill_head() ELSE claim_base END AS base
     FROM categories WHERE id = $1
     FOR NO KEY UPDATE
 ), based AS (
@@ -324,12 +320,8 @@ RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
 -- now, at its new weight (its oldest pending video at the queue's head), rather than
 -- catching up from its old base. (refresh_claim_order then recomputes its videos' keys.)
 UPDATE categories c
-SET claim_base = head.key - oldest.position::float8 / greatest(c.subscriber_count, 1)
+SET claim_base = backfill_head() - oldest.position::float8 / greatest(c.subscriber_count, 1)
 FROM (
-    SELECT coalesce((SELECT claim_key FROM videos
-                     WHERE status = 'pending' AND claim_class = 1 AND priority > 0
-                     ORDER BY claim_class, claim_key LIMIT 1), 0) AS key
-) head, (
     SELECT min(cv.position) AS position
     FROM category_videos cv JOIN videos v ON v.id = cv.video_id
     WHERE cv.category_id = $1 AND cv.upload_rank IS NULL AND v.status = 'pending'
