@@ -25,10 +25,10 @@ from typing import Any
 import asyncpg
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, ratio, run_script
-from scheduler.db.store import ClaimedCategory, ListedVideo, Q, Store
+from scheduler.db.store import ClaimedCategory, ListedVideo, Q, Store, StoredPages
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.settings import from_overrides
-from tests.content_site import content_site
+from tests.content_site import ContentSite, content_site
 
 OWNER = "bench-syncer"
 # Ours: the new entries of each re-sync, in turn; the short ones thrice (the median is shown).
@@ -36,6 +36,8 @@ RESYNC_NEW = (0, 0, 0, 10, 10, 10, 100, 1_000)
 BASELINE_RESYNC_NEW = 10  # the baseline re-syncs once: each of its syncs costs 2N round trips
 FIRST_STORES = 3  # ours stores the listing afresh into this many categories (the median is shown)
 MIN_BACKOFF_S, MAX_BACKOFF_FACTOR = 3600.0, 8
+PAGE_ENTRIES = 100  # the default of sync.page_entries
+SETTINGS = from_overrides({}).downloader
 
 # The old design: a round trip per entry for the video (its id, new or not, without
 # rewriting a known one), another for its place after the category's newest.
@@ -75,10 +77,11 @@ ROWS_WRITTEN = """
 SELECT (SELECT count(*) FROM videos WHERE xmin::text::bigint > $1)
      + (SELECT count(*) FROM category_videos WHERE xmin::text::bigint > $1)
 """
-# What the syncs left: the category's videos in order, with their claim order.
+# What the syncs left: the category's videos in order, with their claim order; places
+# counted from the category's oldest (ours places a first listing before 0, the baseline after).
 STORED = """
-SELECT v.website, v.foreign_id, v.url, v.title, v.listed, cv.position,
-       v.priority, v.claim_position, v.delivery_category_id, v.status::text
+SELECT v.website, v.foreign_id, v.url, v.title, v.listed, cv.position - min(cv.position) OVER (),
+       v.priority, v.claim_position - min(cv.position) OVER (), v.delivery_category_id, v.status::text
 FROM category_videos cv JOIN videos v ON v.id = cv.video_id
 WHERE cv.category_id = $1
 ORDER BY cv.position
@@ -109,27 +112,37 @@ class Side:
 
 
 @dataclass(frozen=True)
+class Paged:
+    """A first listing stored page by page while yt-dlp reads it (the syncer's store_page)."""
+
+    first_page_s: float  # from the listing's start to its first page committed: downloads may start
+    all_s: float  # to the whole listing committed
+    pages: int
+
+
+@dataclass(frozen=True)
 class Outcome:
     entries: int
     others: int
     listing_s: float
     baseline: Side
     ours: Side
+    paged: Paged
 
 
-def list_feeds(entries: int, new: int) -> tuple[list[ListedVideo], list[ListedVideo], float]:
+def list_feeds(
+    site: ContentSite, entries: int, new: int
+) -> tuple[list[ListedVideo], list[ListedVideo], float]:
     """(the first `entries` listed, the `new` ones after them, seconds yt-dlp took to list
     the first feed), each as the syncer stores it: oldest first, sanitized."""
-    settings = from_overrides({}).downloader
-    with content_site() as site:
-        ids = [f"v{n:07d}" for n in range(entries + new)]
-        for video_id in ids:
-            site.add_video(video_id, size=1_000)
-        first, later = site.feed("first", ids[:entries]), site.feed("later", ids[entries:])
-        start = time.perf_counter()
-        listed = _clean(ytdlp.list_category(first, site.host, settings, (site.host,)))
-        seconds = time.perf_counter() - start
-        return listed, _clean(ytdlp.list_category(later, site.host, settings, (site.host,))), seconds
+    ids = [f"v{n:07d}" for n in range(entries + new)]
+    for video_id in ids:
+        site.add_video(video_id, size=1_000)
+    first, later = site.feed("first", ids[:entries]), site.feed("later", ids[entries:])
+    start = time.perf_counter()
+    listed = _clean(ytdlp.list_category(first, site.host, SETTINGS, (site.host,)))
+    seconds = time.perf_counter() - start
+    return listed, _clean(ytdlp.list_category(later, site.host, SETTINGS, (site.host,))), seconds
 
 
 def _clean(listing: ytdlp.Listing) -> list[ListedVideo]:
@@ -227,13 +240,61 @@ async def _sync(
     return Step(len(videos), len(videos) - known, seconds, await conn.fetchval(ROWS_WRITTEN, before))
 
 
+async def _paged_first_sync(dsn: str, others: int, feed: str, host: str) -> Paged:
+    """The feed's first listing, each page stored as yt-dlp hands it over (in its thread),
+    the rest at its end: the syncer's path (pipeline._sync), on asyncio."""
+    conn = await asyncpg.connect(dsn)
+    store = await Store.open(dsn, min_size=1, max_size=1)
+    try:
+        await run_script(conn, OTHERS, (others, _categories(others)))
+        await conn.execute("ANALYZE")
+        category_id = await conn.fetchval(CATEGORY, "paged")
+        await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
+        category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
+        queries = store.pipeline(OWNER)
+        loop = asyncio.get_running_loop()
+        stored, committed = StoredPages(), []
+
+        def store_page(page: ytdlp.Listing) -> None:
+            videos = _clean(page)
+            future = asyncio.run_coroutine_threadsafe(queries.store_page(category, videos, [], 600.0), loop)
+            stored.new += future.result() or 0
+            stored.listed += len(videos)
+            committed.append(time.perf_counter())
+
+        start = time.perf_counter()
+        rest = await loop.run_in_executor(
+            None,
+            lambda: ytdlp.list_category(
+                feed, host, SETTINGS, (host,), on_page=store_page, page_entries=PAGE_ENTRIES
+            ),
+        )
+        outcome = await queries.finish_sync(
+            category,
+            _clean(rest),
+            [],
+            min_backoff_s=MIN_BACKOFF_S,
+            max_backoff_factor=MAX_BACKOFF_FACTOR,
+            earlier=stored,
+        )
+        end = time.perf_counter()
+        assert outcome is not None
+        return Paged((committed or [end])[0] - start, end - start, len(committed) + 1)
+    finally:
+        await store.close()
+        await conn.close()
+
+
 def _categories(others: int) -> int:
     """The other videos' categories: 170 videos each (as 170,000 in 1,000 at the claims' full scale)."""
     return max(10, others // 170)
 
 
 def sync_benchmark(env: Environment, entries: int, others: int) -> Outcome:
-    first, later, listing_s = list_feeds(entries, sum(RESYNC_NEW))
+    with content_site() as site:
+        first, later, listing_s = list_feeds(site, entries, sum(RESYNC_NEW))
+        with env.scratch_database("sync_paged") as dsn:
+            paged = asyncio.run(_paged_first_sync(dsn, others, site.feed_url("first"), site.host))
     grown, added = [], 0
     for new in RESYNC_NEW:
         added += new
@@ -246,7 +307,7 @@ def sync_benchmark(env: Environment, entries: int, others: int) -> Outcome:
         )
     with env.scratch_database("sync_ours") as dsn:
         ours = asyncio.run(_syncs(dsn, Ours(), others, [first, *copies], grown))
-    return Outcome(entries, others, listing_s, baseline, ours)
+    return Outcome(entries, others, listing_s, baseline, ours, paged)
 
 
 def result(outcome: Outcome) -> Result:
@@ -280,6 +341,26 @@ def result(outcome: Outcome) -> Result:
             f"{ours.first[0].rows_written:,}; {ours_resync.rows_written:,}",
         ),
     ]
+    # Stored whole, a first listing's videos can be claimed once yt-dlp has listed it all
+    # and it is stored; in pages, once its first page is stored.
+    whole_s = outcome.listing_s + ours.first_s()
+    paged = outcome.paged
+    rows += [
+        Row(
+            f"first listing of {n:,}: its first videos claimable after (ms)",
+            f"{whole_s * 1000:,.0f} (stored whole)",
+            f"{paged.first_page_s * 1000:,.0f} ({paged.pages} pages)",
+            inverse_ratio(whole_s, paged.first_page_s),
+            "downloads start before the listing ends",
+            paged.first_page_s < whole_s,
+        ),
+        Row(
+            f"first listing of {n:,}: all stored after (ms)",
+            f"{whole_s * 1000:,.0f} (stored whole)",
+            f"{paged.all_s * 1000:,.0f} ({paged.pages} pages)",
+            inverse_ratio(whole_s, paged.all_s),
+        ),
+    ]
     rows += [
         Row(
             f"re-sync, {new:,} new: ms; rows written",
@@ -297,7 +378,10 @@ def result(outcome: Outcome) -> Result:
             f"{_categories(outcome.others):,} categories; then the grown feed is synced again with "
             f"{', '.join(f'{k:,}' for k in sorted(set(RESYNC_NEW)))} new entries (the baseline: "
             f"{BASELINE_RESYNC_NEW}). Store times exclude the listing; ours are medians of "
-            f"{FIRST_STORES} first stores (into new categories) and of 3 re-syncs of 0 and of 10 new."
+            f"{FIRST_STORES} first stores (into new categories) and of 3 re-syncs of 0 and of 10 new. "
+            f"The first listing once more, into a database filled the same way, stored page by page "
+            f"as yt-dlp reads it ({PAGE_ENTRIES} entries, then twice as many each page), against "
+            f"the listing's time plus the median first store (stored whole)."
         ),
         rows=rows,
     )

@@ -83,6 +83,7 @@ class SyncSettings:
     max_backoff_factor: int
     partial_entries: int  # 0: always a full listing
     full_every: int
+    page_entries: int  # a first listing's first page; each next one twice as long (0: stored whole)
     retry_s: float
 
 
@@ -266,6 +267,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             max_backoff_factor=section.integer(("sync", "max_backoff_factor"), 1, 1_000_000),
             partial_entries=section.integer(("sync", "partial_entries"), 0, 1_000_000),
             full_every=section.integer(("sync", "full_every"), 1, 1_000_000),
+            page_entries=section.integer(("sync", "page_entries"), 0, 1_000_000),
             retry_s=section.number(("sync", "retry_s"), 0.001),
         ),
         schedule=ScheduleSettings(

@@ -30,6 +30,7 @@ from scheduler.db.migrate import migrate
 from scheduler.service import run
 from scheduler.settings import Settings, defaults, from_overrides
 from scheduler.v1.scheduler_grpc import SchedulerStub
+from tests.content_site import site  # noqa: F401 (the content site fixture, for every test module)
 from tests.support import NO_SITE_LIMITS, database_url_for
 
 ALLOWED_SITES = [*defaults()["sites"]["allowed"], "127.0.0.1"]

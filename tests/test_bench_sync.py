@@ -29,6 +29,9 @@ def test_both_sides_store_the_same_videos_in_the_same_places_and_a_resync_writes
         (100, 200),
         (1_000, 2_000),
     ]
+    # The first listing once more, stored as it is listed: 100 entries, 200, then the last 200.
+    assert outcome.paged.pages == 3
     table = sync.result(outcome).table()
     assert "| storing 500 entries (entries/s) |" in table
     assert "| re-sync, 10 new of 510 (ms) |" in table
+    assert "| first listing of 500: its first videos claimable after (ms) |" in table

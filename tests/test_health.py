@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
-import pytest
 import trio
 import trio_asyncio
 from grpclib.client import Channel
@@ -18,14 +16,8 @@ from scheduler.service import Running, run
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.conftest import Api, Database
-from tests.content_site import ContentSite, content_site
+from tests.content_site import ContentSite
 from tests.test_pipeline import pipeline_settings, wait_for
-
-
-@pytest.fixture
-def site() -> Iterator[ContentSite]:
-    with content_site() as s:
-        yield s
 
 
 async def status(port: int, service: str = "") -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,15 +15,9 @@ from scheduler.settings import SettingsError, from_overrides
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.conftest import Api, Database
-from tests.content_site import ContentSite, content_site
+from tests.content_site import ContentSite
 from tests.support import free_port
 from tests.test_pipeline import pipeline_settings, wait_for
-
-
-@pytest.fixture
-def site() -> Iterator[ContentSite]:
-    with content_site() as s:
-        yield s
 
 
 async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -259,6 +259,8 @@ def test_bad_dynaconf_token_in_a_variable_names_that_variable(
         ("SCHEDULER_APPROVAL__REQUIRED", "1"),
         ("SCHEDULER_DATABASE__MIGRATE_ON_START", "no"),
         ("SCHEDULER_SCHEDULE__LISTEN", "off"),
+        ("SCHEDULER_SYNC__PAGE_ENTRIES", "-1"),
+        ("SCHEDULER_SYNC__PAGE_ENTRIES", "ten"),
         ("SCHEDULER_DATABASE__URL", "mysql://x"),
         ("SCHEDULER_DATABASE__POOL_MAX_SIZE", "0"),
         ("SCHEDULER_DATABASE__STATEMENT_TIMEOUT_S", "0"),

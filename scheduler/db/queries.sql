@@ -180,28 +180,32 @@ WHERE NOT EXISTS (
 
 -- name: store_listing
 -- Listed entries (oldest first, one per video) into their category, in one statement that
--- writes only what is new to the category: its new entries get the places after its
--- newest, in the order given; the unknown (website, foreign id) pairs become videos (one
+-- writes only what is new to the category. A re-sync's new entries ($7 false) get the
+-- places after its newest, ranked as new uploads, newest first; a first listing's ($7
+-- true: backfill) the places before its oldest, as it is stored page by page, newest
+-- page first (pipeline._sync). The unknown (website, foreign id) pairs become videos (one
 -- video whichever categories list it) with their claim order from this category, and
--- take their places. Returns how many, and the entries (1-based) and places of the videos
--- that exist already (other categories list them, or another sync inserted them just
--- now), for add_known_videos. Nothing reads the videos of other categories: the unique
--- index finds the known ones. Locking the category row first orders this after a
--- concurrent subscription change, whose refresh then sees these videos.
+-- take their places. Returns how many, whether the category held entries before, and the
+-- entries (1-based) and places of the videos that exist already (other categories list
+-- them, or another sync inserted them just now), for add_known_videos. Nothing reads the
+-- videos of other categories: the unique index finds the known ones. Locking the category
+-- row first orders this after a concurrent subscription change, whose refresh then sees
+-- these videos.
 --
--- Fair order (migrations/0009): a first listing ($7) is backfill, its base the queue's head
--- now (backfill_head()); a later one's entries are new uploads, ranked
--- newest first.
+-- Fair order (migrations/0009): a backfill takes turns from where the queue stands, its
+-- base set so that its oldest entry, just stored, is at the head (backfill_head(), read
+-- before this statement's own rows); refresh_claim_order then moves its earlier pages'
+-- videos after it.
 WITH category AS MATERIALIZED (
-    SELECT subscriber_count,
-           coalesce((SELECT max(position) FROM category_videos WHERE category_id = $1), -1) AS newest,
-           CASE WHEN $7 THEN backfill_head() ELSE claim_base END AS base
+    SELECT subscriber_count, claim_base, backfill_head() AS head,
+           (SELECT min(position) FROM category_videos WHERE category_id = $1) AS oldest,
+           (SELECT max(position) FROM category_videos WHERE category_id = $1) AS newest
     FROM categories WHERE id = $1
     FOR NO KEY UPDATE
-), based AS (
-    UPDATE categories SET claim_base = (SELECT base FROM category) WHERE id = $1 AND $7
-), fresh AS (
-    SELECT l.*, c.newest + row_number() OVER (ORDER BY l.n) AS position,
+), fresh AS MATERIALIZED (
+    SELECT l.*,
+           CASE WHEN $7 THEN coalesce(c.oldest, 0) - count(*) OVER () + row_number() OVER (ORDER BY l.n) - 1
+                ELSE coalesce(c.newest, -1) + row_number() OVER (ORDER BY l.n) END AS position,
            CASE WHEN NOT $7 THEN count(*) OVER () - row_number() OVER (ORDER BY l.n) END AS upload_rank
     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
         WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
@@ -210,13 +214,20 @@ WITH category AS MATERIALIZED (
         SELECT FROM category_videos cv JOIN videos v ON v.id = cv.video_id
         WHERE cv.category_id = $1 AND v.website = l.website AND v.foreign_id = l.foreign_id
     )
+), base AS MATERIALIZED (
+    SELECT CASE WHEN $7 THEN c.head - (SELECT min(position) FROM fresh)::float8 / greatest(c.subscriber_count, 1)
+                ELSE c.claim_base END AS base
+    FROM category c
+), based AS (
+    UPDATE categories SET claim_base = (SELECT base FROM base)
+    WHERE id = $1 AND $7 AND EXISTS (SELECT FROM fresh)
 ), created AS (
     INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id,
                         claim_class, claim_key)
     SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb, c.subscriber_count, f.position, $1,
            CASE WHEN f.upload_rank IS NULL THEN 1 ELSE 0 END,
-           fair_claim_key(c.base, f.position, f.upload_rank, c.subscriber_count)
-    FROM fresh f CROSS JOIN category c ORDER BY f.n
+           fair_claim_key(b.base, f.position, f.upload_rank, c.subscriber_count)
+    FROM fresh f CROSS JOIN category c CROSS JOIN base b ORDER BY f.n
     ON CONFLICT (website, foreign_id) DO NOTHING
     RETURNING id, claim_position
 ), added AS (
@@ -226,6 +237,7 @@ WITH category AS MATERIALIZED (
     RETURNING video_id
 )
 SELECT (SELECT count(*) FROM added) AS created,
+       (SELECT oldest IS NOT NULL FROM category) AS had_entries,
        coalesce(array_agg(f.n ORDER BY f.n), '{}') AS known,
        coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions,
        coalesce(array_agg(f.upload_rank ORDER BY f.n), '{}') AS upload_ranks
@@ -272,6 +284,12 @@ SET last_synced = now(),
     lease_owner = NULL, lease_expires_at = NULL
 WHERE id = $1 AND lease_owner = $2
 RETURNING backoff_factor, next_sync_at;
+
+-- name: renew_sync_lease
+-- A first listing stored page by page keeps its category while it goes on.
+UPDATE categories SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
 
 -- name: fail_sync
 -- Given back, due again in $3 seconds: after a failed listing, or when the site's listing

@@ -487,6 +487,23 @@ class PipelineQueries:
             rows = await conn.fetch(Q["newest_in_category"], category_id, limit)
         return frozenset((r["website"], r["foreign_id"]) for r in rows)
 
+    async def store_page(
+        self, category: ClaimedCategory, videos: list[ListedVideo], refused: list[str], lease_s: float
+    ) -> int | None:
+        """A page of a first listing (oldest first), stored while the listing goes on so that
+        its videos are downloaded at once, with the category's lease renewed for lease_s, in
+        one transaction; returns how many videos are new, None if the lease was lost."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(Q["renew_sync_lease"], category.id, self.owner, lease_s) is None:
+                return None
+            new = await _store_entries(conn, category, _first_of_each(videos))
+            await _add_refused_events(conn, category, refused)
+            message = f"listing goes on: {len(videos)} more listed, {new} new"
+            await conn.execute(Q["add_event"], category.id, None, message)
+            if new:
+                await conn.execute(Q["notify_work"])
+        return new
+
     async def finish_sync(
         self,
         category: ClaimedCategory,
@@ -495,11 +512,15 @@ class PipelineQueries:
         *,
         min_backoff_s: float,
         max_backoff_factor: int,
+        earlier: StoredPages | None = None,
     ) -> SyncOutcome | None:
-        """Stores the listing (oldest first) and an event per refused entry (the first
+        """Stores the listing (oldest first), or what is left of it after the `earlier`
+        pages store_page stored, and an event per refused entry (the first
         MAX_REFUSED_EVENTS) in one transaction; None if the lease was lost."""
         try:
-            return await self._finish_sync(category, videos, refused, min_backoff_s, max_backoff_factor)
+            return await self._finish_sync(
+                category, videos, refused, min_backoff_s, max_backoff_factor, earlier or StoredPages()
+            )
         except _LeaseLost:
             return None
 
@@ -510,45 +531,18 @@ class PipelineQueries:
         refused: list[str],
         min_backoff_s: float,
         max_backoff_factor: int,
+        earlier: StoredPages,
     ) -> SyncOutcome:
-        # One entry per video, where it first appears: a hostile feed's ids may coincide once sanitized.
-        first: dict[tuple[str, str], ListedVideo] = {}
-        for video in videos:
-            first.setdefault((video.website, video.foreign_id), video)
-        unique = list(first.values())
+        unique = _first_of_each(videos)
         websites, foreign_ids = [v.website for v in unique], [v.foreign_id for v in unique]
         async with self._pool.acquire() as conn, conn.transaction():
             # Only the entries new to the category go on (store_listing checks them again). A
-            # first sync has nothing to compare with.
+            # first listing has nothing to compare with.
             fresh = unique
-            if category.sync_count:
+            if category.sync_count and unique:
                 places = await conn.fetchval(Q["entries_new_to_category"], category.id, websites, foreign_ids)
                 fresh = [unique[n - 1] for n in places]
-            new = 0
-            if fresh:
-                stored = await conn.fetchrow(
-                    Q["store_listing"],
-                    category.id,
-                    [v.website for v in fresh],
-                    [v.foreign_id for v in fresh],
-                    [v.url for v in fresh],
-                    [v.title for v in fresh],
-                    [json.dumps(v.listed) for v in fresh],
-                    category.sync_count == 0,  # a first listing is backfill; later ones, new uploads
-                )
-                new = stored["created"]
-                if stored["known"]:
-                    known = [fresh[n - 1] for n in stored["known"]]
-                    rows = await conn.fetch(
-                        Q["add_known_videos"],
-                        category.id,
-                        [v.website for v in known],
-                        [v.foreign_id for v in known],
-                        stored["positions"],
-                        stored["upload_ranks"],
-                    )
-                    new += len(rows)
-                    await conn.execute(Q["refresh_videos_claim_order"], [r["video_id"] for r in rows])
+            new = earlier.new + await _store_entries(conn, category, fresh)
             if category.disable_download_cache:
                 await conn.execute(Q["recheck_delivered"], websites, foreign_ids)
             row = await conn.fetchrow(
@@ -556,15 +550,15 @@ class PipelineQueries:
             )
             if row is None:
                 raise _LeaseLost  # rolls the listing back: the category's new owner syncs it
-            message = f"synced: {len(videos)} listed, {new} new"
-            if refused:
-                message += f", {len(refused)} refused"
-                shown = refused[:MAX_REFUSED_EVENTS]
-                await conn.executemany(Q["add_event"], [(category.id, None, f"entry {r}") for r in shown])
+            listed, refused_count = earlier.listed + len(videos), earlier.refused + len(refused)
+            message = f"synced: {listed} listed, {new} new"
+            if refused_count:
+                message += f", {refused_count} refused"
+            await _add_refused_events(conn, category, refused)
             await conn.execute(Q["add_event"], category.id, None, message)
-            if new or category.disable_download_cache:
+            if new > earlier.new or category.disable_download_cache:
                 await conn.execute(Q["notify_work"])
-        return SyncOutcome(len(videos), new, row["backoff_factor"], row["next_sync_at"])
+        return SyncOutcome(listed, new, row["backoff_factor"], row["next_sync_at"])
 
     async def defer_sync(self, category: ClaimedCategory, retry_s: float) -> None:
         """Gives the category back, due again in retry_s (its site's listing limit is reached)."""
@@ -728,6 +722,64 @@ class PipelineQueries:
 
 class _LeaseLost(Exception):
     pass
+
+
+@dataclass
+class StoredPages:
+    """What the pages of a first listing stored so far (store_page) add up to."""
+
+    listed: int = 0
+    new: int = 0
+    refused: int = 0
+
+
+def _first_of_each(videos: list[ListedVideo]) -> list[ListedVideo]:
+    """One entry per video, where it first appears: a hostile feed's ids may coincide once sanitized."""
+    first: dict[tuple[str, str], ListedVideo] = {}
+    for video in videos:
+        first.setdefault((video.website, video.foreign_id), video)
+    return list(first.values())
+
+
+async def _store_entries(conn: Any, category: ClaimedCategory, fresh: list[ListedVideo]) -> int:
+    """Entries new to the category (oldest first) stored at their places with their claim
+    order (store_listing); returns how many videos the category gained. A first listing's
+    entries are backfill, placed before what earlier pages stored; later ones', new uploads."""
+    if not fresh:
+        return 0
+    backfill = category.sync_count == 0
+    stored = await conn.fetchrow(
+        Q["store_listing"],
+        category.id,
+        [v.website for v in fresh],
+        [v.foreign_id for v in fresh],
+        [v.url for v in fresh],
+        [v.title for v in fresh],
+        [json.dumps(v.listed) for v in fresh],
+        backfill,
+    )
+    new: int = stored["created"]
+    if stored["known"]:
+        known = [fresh[n - 1] for n in stored["known"]]
+        rows = await conn.fetch(
+            Q["add_known_videos"],
+            category.id,
+            [v.website for v in known],
+            [v.foreign_id for v in known],
+            stored["positions"],
+            stored["upload_ranks"],
+        )
+        new += len(rows)
+        await conn.execute(Q["refresh_videos_claim_order"], [r["video_id"] for r in rows])
+    if backfill and stored["had_entries"]:
+        # Earlier pages' videos follow the new base, after the older ones just stored.
+        await conn.execute(Q["refresh_claim_order"], category.id)
+    return new
+
+
+async def _add_refused_events(conn: Any, category: ClaimedCategory, refused: list[str]) -> None:
+    shown = refused[:MAX_REFUSED_EVENTS]
+    await conn.executemany(Q["add_event"], [(category.id, None, f"entry {r}") for r in shown])
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

@@ -33,7 +33,7 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
-from scheduler.db.store import ClaimedCategory, ClaimedVideo, Store
+from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store, StoredPages
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
@@ -131,6 +131,9 @@ class Pipeline:
         self._video_service = video_service
         self.inflight = InFlight()
         self._wakeup = Wakeup()
+        # A listing may take up to the download timeout (from its last page stored); the lease
+        # outlasts it.
+        self._sync_lease_s = settings.downloader.timeout_s + settings.schedule.lease_s
         sites = settings.sites
         self._sites = SiteGate(
             limiter,
@@ -268,15 +271,13 @@ class Pipeline:
         return f"{self.owner}:{kind}:{work.id}"
 
     async def _syncer(self, *, task_status: trio.TaskStatus[None]) -> None:
-        # A listing may take up to the download timeout; the lease outlasts it.
-        lease_s = self.settings.downloader.timeout_s + self.settings.schedule.lease_s
         backoff = Backoff()
         task_status.started()
         while True:
             seen = self._wakeup.generation
             try:
                 await self._sites.refresh()
-                category = await aio(self.db.claim_category)(lease_s, self._sites.busy_websites())
+                category = await aio(self.db.claim_category)(self._sync_lease_s, self._sites.busy_websites())
                 backoff.succeeded()
             except Exception as error:
                 pause = backoff.failed()
@@ -307,10 +308,18 @@ class Pipeline:
             "listing category %d (%s, %s)", category.id, category.url, "full" if full else f"first {first}"
         )
         began = time.perf_counter()
+        timeout_s = self.settings.downloader.timeout_s
+        stored = StoredPages()
         try:
             # A partial re-sync stops at a run of entries the category holds (its newest ones).
             known = None if full else await aio(self.db.newest_in_category)(category.id, max(first, 100))
-            with trio.fail_after(self.settings.downloader.timeout_s):
+            with trio.fail_after(timeout_s) as scope:
+
+                def store_page(page: ytdlp.Listing) -> None:  # in the listing's thread
+                    trio.from_thread.run(self._store_page, category, page, stored, scope)
+
+                # A first listing is stored page by page, so that its downloads start at once.
+                paged = category.sync_count == 0 and sync.page_entries > 0
                 listing = await _in_thread(
                     ytdlp.list_category,
                     category.url,
@@ -319,18 +328,20 @@ class Pipeline:
                     self.settings.sites.allowed,
                     first,
                     known,
+                    store_page if paged else None,
+                    sync.page_entries,
                 )
-            if listing.refused:
-                log.warning("category %d: %d entries refused", category.id, len(listing.refused))
-            videos = [v for v in map(sanitize.clean_listed, listing.videos) if v is not None]
-            refused = [sanitize.clean_text(r, 500) for r in listing.refused]
+            videos, refused = _cleaned(category, listing)
             outcome = await aio(self.db.finish_sync)(
                 category,
                 videos,
                 refused,
                 min_backoff_s=sync.min_backoff_s,
                 max_backoff_factor=sync.max_backoff_factor,
+                earlier=stored,
             )
+        except _LeaseLost:
+            outcome = None
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
             if isinstance(error, ytdlp.YtdlpError) and (
@@ -365,6 +376,27 @@ class Pipeline:
             )
             self._synced(category, began, "ok")
         return "served"
+
+    async def _store_page(
+        self, category: ClaimedCategory, page: ytdlp.Listing, stored: StoredPages, scope: trio.CancelScope
+    ) -> None:
+        """One page of a first listing, stored while yt-dlp reads on (called from its thread);
+        the listing's timeout then counts from now: it is stopped when it stalls, not when a
+        category is long."""
+        videos, refused = _cleaned(category, page)
+        new = await aio(self.db.store_page)(category, videos, refused, self._sync_lease_s)
+        if new is None:
+            raise _LeaseLost
+        stored.listed, stored.new = stored.listed + len(videos), stored.new + new
+        stored.refused += len(refused)
+        scope.deadline = trio.current_time() + self.settings.downloader.timeout_s
+        log.info(
+            "category %d: %d listed so far, %d new; listing on",
+            category.id,
+            stored.listed,
+            stored.new,
+            extra=_of_category(category),
+        )
 
     def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
         elapsed = time.perf_counter() - began
@@ -556,6 +588,18 @@ class Pipeline:
                         await aio(self.db.set_progress)(job.video.id, job.status, *now)
                     except Exception as error:
                         log.debug("writing progress failed: %s", error)
+
+
+def _cleaned(category: ClaimedCategory, listing: ytdlp.Listing) -> tuple[list[ListedVideo], list[str]]:
+    """A listing, or a page of one, as it is stored: sanitized, its refused entries logged."""
+    if listing.refused:
+        log.warning("category %d: %d entries refused", category.id, len(listing.refused))
+    videos = [v for v in map(sanitize.clean_listed, listing.videos) if v is not None]
+    return videos, [sanitize.clean_text(r, 500) for r in listing.refused]
+
+
+class _LeaseLost(Exception):
+    """A page of a first listing could not be stored: another instance owns the category now."""
 
 
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:

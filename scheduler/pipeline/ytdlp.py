@@ -274,13 +274,19 @@ class Listing:
 KNOWN_RUN = 5
 
 
-class _EnoughListed(DownloadCancelled):  # type: ignore[misc]
-    """Raised from the listing's entry hook: the entries read so far are all it needs."""
+class _StopListing(DownloadCancelled):  # type: ignore[misc]
+    """Raised from the listing's entry hook to stop yt-dlp: with `error` None, the entries
+    read so far are all it needs; else the listing ends with that error (a page's store
+    failed, or the lease was lost)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        super().__init__()
+        self.error = error
 
 
 class _ListingYoutubeDL(GuardedYoutubeDL):
     """Calls `on_entry` with each playlist entry as yt-dlp reads it (lazy_playlist: before it
-    fetches the next page), so a listing can stop early."""
+    fetches the next page), so a listing can stop early or be stored as it goes."""
 
     def __init__(
         self, params: dict[str, Any], allowed: tuple[str, ...], on_entry: Callable[[Any], None]
@@ -301,44 +307,62 @@ def list_category(
     allowed: tuple[str, ...],
     first: int = 0,
     known: frozenset[tuple[str, str]] | None = None,
+    on_page: Callable[[Listing], None] | None = None,
+    page_entries: int = 0,
 ) -> Listing:
     """The category's videos, oldest first, from a flat listing (no page per video), and
     the entries refused. `first` > 0 reads only that many entries from the top (the newest);
     `known` (the category's newest (website, foreign id) pairs) stops the listing after a
-    run of KNOWN_RUN of them. Raises RefusedUrl when the category's URL, or a request of
-    the listing, is refused."""
+    run of KNOWN_RUN of them. With `on_page`, the listing is handed over in pages while
+    yt-dlp reads it, newest page first: the first `page_entries` entries, then twice as
+    many, and so on; the entries after the last full page are returned. An exception from
+    `on_page` ends the listing with it. Raises RefusedUrl when the category's URL, or a
+    request of the listing, is refused."""
     _check(url, allowed)
     options = _common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     if first:
         options["playlistend"] = first
+    # Entries mostly share a few hosts: resolve each once per listing.
+    resolve = functools.lru_cache(maxsize=64)(socket.getaddrinfo)
+    check = functools.partial(netguard.check_url, allowed=allowed, resolve=resolve)
     read: list[Any] = []
+    handed = 0  # entries handed to on_page
+    page = page_entries
     in_a_row = 0
 
     def on_entry(entry: Any) -> None:
-        nonlocal in_a_row
+        nonlocal in_a_row, handed, page
         read.append(dict(entry))
         identity = _identity(entry, website)
         in_a_row = in_a_row + 1 if identity and identity[1:] in (known or ()) else 0
         if in_a_row >= KNOWN_RUN:
-            raise _EnoughListed()
+            raise _StopListing()
+        if on_page is not None and page and len(read) - handed >= page:
+            listing = listed_videos(read[handed:], website, check)
+            handed, page = len(read), page * 2
+            try:
+                on_page(listing)
+            except trio.Cancelled:
+                raise DownloadCancelled() from None  # the Trio side re-raises it (_in_thread)
+            except Exception as error:
+                raise _StopListing(error) from error
 
     try:
         with _ListingYoutubeDL(options, allowed, on_entry) as ydl:
             info = ydl.extract_info(url, download=False)
-    except _EnoughListed:
-        info = {"_type": "playlist", "entries": read}
+    except _StopListing as stop:
+        if stop.error is not None:
+            raise stop.error from None
+        info = {"_type": "playlist"}
     except DownloadCancelled:
         raise
     except Exception as error:  # yt-dlp raises many kinds; all mean "this listing failed"
         raise _failure(error) from None
     if not isinstance(info, dict):
         raise YtdlpError("yt-dlp returned nothing")
-    entries = info.get("entries") if info.get("_type") == "playlist" else [info]
-    # Entries mostly share a few hosts: resolve each once per listing.
-    resolve = functools.lru_cache(maxsize=64)(socket.getaddrinfo)
-    return listed_videos(
-        entries or [], website, functools.partial(netguard.check_url, allowed=allowed, resolve=resolve)
-    )
+    # A playlist's entries are those the hook saw, in yt-dlp's order.
+    entries = read[handed:] if info.get("_type") == "playlist" else [info]
+    return listed_videos(entries, website, check)
 
 
 def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], None]) -> Listing:
