@@ -37,6 +37,7 @@ from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
+from scheduler.pipeline.cleanup import shielded
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
 from scheduler.pipeline.sites import Outcome, SiteGate
@@ -48,8 +49,6 @@ from scheduler.video_service.base import DownloadedVideo, VideoService, VideoSer
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 16
-# Writes that must happen even while the instance stops (giving a lease back) get this long.
-CLEANUP_S = 5.0
 PROGRESS_INTERVAL_S = 1.0
 CANCELLED_BY_USER = "cancelled by CancelDownload"
 
@@ -248,7 +247,7 @@ class Pipeline:
                     if wait is not None:
                         # Back to the queue unheld (no attempt, no event): this downloader takes
                         # another site's video.
-                        await _shielded(aio(self.db.defer_video), video, wait)
+                        await shielded(aio(self.db.defer_video), video, wait)
                         self._slots.release()
                         continue
                     log.info(
@@ -290,7 +289,7 @@ class Pipeline:
             holder = self._holder(category)
             [wait] = await self._sites.enter("listings", [(category.website, holder)])
             if wait is not None:
-                await _shielded(aio(self.db.defer_sync), category, wait)
+                await shielded(aio(self.db.defer_sync), category, wait)
                 continue
             outcome: Outcome = None
             try:
@@ -354,14 +353,14 @@ class Pipeline:
                 return "throttled"
             log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
             self._synced(category, began, "failed")
-            await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
+            await shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return "answered" if isinstance(error, ytdlp.YtdlpError) else None
         except Exception as error:
             # A bug or an outage, not the site: the category is retried and the syncer lives on.
             log.exception("syncing category %d failed", category.id)
             reason = f"internal error: {error!r}"[:500]
             self._synced(category, began, "error")
-            await _shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
+            await shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return None
         if outcome is None:
             log.warning("category %d: lease lost during the listing; its new owner syncs it", category.id)
@@ -425,7 +424,7 @@ class Pipeline:
         except trio.Cancelled:
             # Shutdown, after the grace period: give the video back untouched.
             log.info("video %d: stopped by shutdown, back to pending", video.id)
-            await _shielded(aio(self.db.release_video), video, "stopped by a shutdown; back to pending", 0)
+            await shielded(aio(self.db.release_video), video, "stopped by a shutdown; back to pending", 0)
             raise
         except Exception as error:
             await self._failed(job, error)
@@ -529,7 +528,7 @@ class Pipeline:
         # A file over the size limit stays over it: no point trying again.
         attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
         delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
-        status = await _shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
+        status = await shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
         log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost", extra=_of(video))
         if isinstance(error, VideoServiceError):
             self.metrics.video_service_errors.inc()
@@ -543,11 +542,11 @@ class Pipeline:
             log.warning("video %d: lease lost; another instance owns it now", video.id)
             self.metrics.lease_losses.inc()
         elif job.cancel_to_failed:
-            await _shielded(aio(self.db.fail_attempt), video, reason, 0, 0.0)
+            await shielded(aio(self.db.fail_attempt), video, reason, 0, 0.0)
         else:
             # Not straight back to a downloader: whoever cancelled it wanted it stopped for now.
             delay = self.settings.downloader.retry_base_s
-            await _shielded(aio(self.db.release_video), video, f"{reason}; back to pending", delay)
+            await shielded(aio(self.db.release_video), video, f"{reason}; back to pending", delay)
 
     # Keepers
 
@@ -610,20 +609,6 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     except DownloadCancelled:
         await trio.lowlevel.checkpoint()  # raises the Cancelled that stopped the thread
         raise
-
-
-async def _shielded(function: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    """A write that must happen even while this task is being cancelled, bounded in time.
-    If it cannot happen (the database is away), the lease's expiry is the backstop: the
-    video comes back to a claimer later, so the failure is logged, not raised."""
-    with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
-        try:
-            return await function(*args)
-        except Exception as error:
-            log.warning("a bookkeeping write failed (%r); the lease's expiry will return the work", error)
-            return None
-    log.warning("a bookkeeping write did not finish within %ss", CLEANUP_S)
-    return None
 
 
 def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded) -> DownloadedVideo:

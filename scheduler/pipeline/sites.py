@@ -25,6 +25,7 @@ from scheduler import breaker
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, PipelineQueries, TrippedBreaker
 from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
+from scheduler.pipeline.cleanup import CLEANUP_S, shielded
 from scheduler.pipeline.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 Outcome = Literal["served", "answered", "throttled"] | None
 # A tripped site's probe is out (this instance's or another's): look again after this long.
 PROBE_HELD_RECHECK_S = 5.0
-CLEANUP_S = 5.0
 REFRESH_S = 1.0
 
 
@@ -147,14 +147,8 @@ class SiteGate:
         self, throttle: Callable[..., Awaitable[float]], work: object, website: str, reason: str
     ) -> None:
         site = self.site_of(website)
-        probe_in_s = 0.0  # the write failed: the lease's expiry returns the work
-        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
-            try:
-                probe_in_s = await trio_asyncio.aio_as_trio(throttle)(
-                    work, site, reason, self.breaker_min_s, self.breaker_max_s
-                )
-            except Exception as error:
-                log.warning("site %s: could not record the throttle (%s)", site, error)
+        args = (work, site, reason, self.breaker_min_s, self.breaker_max_s)
+        probe_in_s = await shielded(trio_asyncio.aio_as_trio(throttle), *args) or 0.0
         self._behind_breaker.add(website)  # this instance passes the site by till the probe
         self._wait(website, probe_in_s)
 
