@@ -229,10 +229,7 @@ async def _syncs(
 async def _sync(
     conn: Any, side: Ours | Baseline, category_id: int, videos: list[ListedVideo], known: int
 ) -> Step:
-    await conn.execute("ANALYZE")
-    await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
-    category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
-    assert category.id == category_id  # the only one due
+    category = await _claim(conn, category_id)
     before = await conn.fetchval("SELECT txid_current() % 4294967296")
     start = time.perf_counter()
     await side.store(category, videos)
@@ -247,10 +244,7 @@ async def _paged_first_sync(dsn: str, others: int, feed: str, host: str) -> Page
     store = await Store.open(dsn, min_size=1, max_size=1)
     try:
         await run_script(conn, OTHERS, (others, _categories(others)))
-        await conn.execute("ANALYZE")
-        category_id = await conn.fetchval(CATEGORY, "paged")
-        await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
-        category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
+        category = await _claim(conn, await conn.fetchval(CATEGORY, "paged"))
         queries = store.pipeline(OWNER)
         loop = asyncio.get_running_loop()
         stored, committed = StoredPages(), []
@@ -283,6 +277,16 @@ async def _paged_first_sync(dsn: str, others: int, feed: str, host: str) -> Page
     finally:
         await store.close()
         await conn.close()
+
+
+async def _claim(conn: Any, category_id: int) -> ClaimedCategory:
+    """The category, claimed as a syncer claims it, after an ANALYZE (autovacuum's work,
+    done at once)."""
+    await conn.execute("ANALYZE")
+    await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
+    category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
+    assert category.id == category_id  # the only one due
+    return category
 
 
 def _categories(others: int) -> int:

@@ -14,12 +14,10 @@ import trio
 import trio_asyncio
 
 from scheduler import __version__
+from scheduler.cleanup import shielded
 from scheduler.db.store import Registration, Store
 
 log = logging.getLogger(__name__)
-
-# Writing "stopped" on the way out gets this long; failing that, the row expires.
-STOP_TIMEOUT_S = 5.0
 
 
 def instance_id() -> str:
@@ -50,8 +48,4 @@ async def keep_registered(
             except Exception as error:
                 log.warning("the instance heartbeat failed: %s", error)
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(STOP_TIMEOUT_S):
-            try:
-                await trio_asyncio.aio_as_trio(store.stop_instance)(me.id)
-            except Exception as error:
-                log.warning("could not record this instance as stopped (%s); its row will expire", error)
+        await shielded(trio_asyncio.aio_as_trio(store.stop_instance), me.id)  # else its row expires

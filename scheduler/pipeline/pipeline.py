@@ -33,11 +33,11 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
+from scheduler.cleanup import shielded
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store, StoredPages
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
-from scheduler.pipeline.cleanup import shielded
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import video_metadata
 from scheduler.pipeline.sites import Outcome, SiteGate
@@ -130,16 +130,16 @@ class Pipeline:
         self._video_service = video_service
         self.inflight = InFlight()
         self._wakeup = Wakeup()
-        # A listing may take up to the download timeout (from its last page stored); the lease
-        # outlasts it.
-        self._sync_lease_s = settings.downloader.timeout_s + settings.schedule.lease_s
+        # A request to a site (a download; a listing, from its last page stored) may take up to
+        # the download timeout: a listing's lease, and a probe, outlast it by a lease.
+        self._request_lease_s = settings.downloader.timeout_s + settings.schedule.lease_s
         sites = settings.sites
         self._sites = SiteGate(
             limiter,
             self.db,
             self._wakeup,
             self.metrics,
-            probe_s=settings.downloader.timeout_s + settings.schedule.lease_s,
+            probe_s=self._request_lease_s,
             breaker_min_s=sites.breaker_min_s,
             breaker_max_s=sites.breaker_max_s,
         )
@@ -276,7 +276,9 @@ class Pipeline:
             seen = self._wakeup.generation
             try:
                 await self._sites.refresh()
-                category = await aio(self.db.claim_category)(self._sync_lease_s, self._sites.busy_websites())
+                category = await aio(self.db.claim_category)(
+                    self._request_lease_s, self._sites.busy_websites()
+                )
                 backoff.succeeded()
             except Exception as error:
                 pause = backoff.failed()
@@ -383,7 +385,7 @@ class Pipeline:
         the listing's timeout then counts from now: it is stopped when it stalls, not when a
         category is long."""
         videos, refused = _cleaned(category, page)
-        new = await aio(self.db.store_page)(category, videos, refused, self._sync_lease_s)
+        new = await aio(self.db.store_page)(category, videos, refused, self._request_lease_s)
         if new is None:
             raise _LeaseLost
         stored.listed, stored.new = stored.listed + len(videos), stored.new + new

@@ -22,10 +22,10 @@ import trio
 import trio_asyncio
 
 from scheduler import breaker
+from scheduler.cleanup import CLEANUP_S, shielded
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, PipelineQueries, TrippedBreaker
 from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
-from scheduler.pipeline.cleanup import CLEANUP_S, shielded
 from scheduler.pipeline.wakeup import Wakeup
 
 log = logging.getLogger(__name__)

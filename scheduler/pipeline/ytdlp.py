@@ -333,10 +333,11 @@ def list_category(
     def on_entry(entry: Any) -> None:
         nonlocal in_a_row, handed, page
         read.append(dict(entry))
-        identity = _identity(entry, website)
-        in_a_row = in_a_row + 1 if identity and identity[1:] in (known or ()) else 0
-        if in_a_row >= KNOWN_RUN:
-            raise _StopListing()
+        if known:
+            identity = _identity(entry, website)
+            in_a_row = in_a_row + 1 if identity and identity[1:] in known else 0
+            if in_a_row >= KNOWN_RUN:
+                raise _StopListing()
         if on_page is not None and page and len(read) - handed >= page:
             listing = listed_videos(read[handed:], website, check)
             handed, page = len(read), page * 2
