@@ -103,7 +103,10 @@ class DownloaderSettings:
     max_filesize: int  # bytes; 0: no limit
     proxy: str
     accept_language: str
+    format: str  # yt-dlp's format selector
     format_sort: tuple[str, ...]
+    js_runtime: str  # "auto" (the bundled deno), a path to a deno, or "" (none)
+    ffmpeg: str  # "auto" (PATH's, else the bundled one), a path, or "" (none)
     socket_timeout_s: float
     retry_base_s: float
     retry_max_s: float
@@ -283,7 +286,10 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             max_filesize=section.integer(("downloader", "max_filesize"), 0, 2**62),
             proxy=section.proxy_url(("downloader", "proxy")),
             accept_language=section.string(("downloader", "accept_language")),
+            format=section.string(("downloader", "format"), allow_empty=False),
             format_sort=section.strings(("downloader", "format_sort")),
+            js_runtime=section.program(("downloader", "js_runtime")),
+            ffmpeg=section.program(("downloader", "ffmpeg"), allow_none=False),
             socket_timeout_s=section.number(("downloader", "socket_timeout_s"), 0.001),
             retry_base_s=section.number(("downloader", "retry_base_s"), 0.0),
             retry_max_s=section.number(("downloader", "retry_max_s"), 0.0),
@@ -430,6 +436,17 @@ class _Reader:
         if not resolved.is_file():
             raise self._fail(path, "no such file", value)
         return resolved
+
+    def program(self, path: tuple[str, ...], *, allow_none: bool = True) -> str:
+        """ "auto", the path of an executable file, or (allow_none) "" for none."""
+        value = self.string(path)
+        if value == "auto" or (allow_none and value == ""):
+            return value
+        resolved = Path(value).expanduser()
+        if not resolved.is_file() or not os.access(resolved, os.X_OK):
+            choices = '"auto", "" (none)' if allow_none else '"auto"'
+            raise self._fail(path, f"must be {choices} or the path of an executable file", value)
+        return str(resolved)
 
     def video_service(self, data_dir: Path) -> VideoServiceSettings:
         kind = self.string(("video_service", "kind"))

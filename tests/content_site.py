@@ -28,6 +28,10 @@ changed at any time and apply to the next request:
   more in all): the body goes out in pieces of 1/RATE_STEPS s, each when the response's
   average is back under the rate; `None` (the default) sends as fast as it can.
 - feeds: "ok"; "500"; "garbage" (200, text/html junk); "empty" (valid RSS, no items).
+
+`add_stream(video_id, directory, entry)` adds a video served as a stream: the feed
+encloses `directory/entry` (an HLS master playlist or a DASH manifest, see
+tests/stream_media.py) and every file of the directory is served beside it.
 """
 
 from __future__ import annotations
@@ -40,10 +44,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
@@ -84,6 +89,8 @@ class Video:
     url: str
     path: str
     thumbnail_url: str
+    mime_type: str = "video/mp4"
+    stream_directory: Path | None = None  # a stream's files (add_stream)
 
 
 @dataclass
@@ -97,6 +104,7 @@ class Request:
     method: str
     path: str  # as requested, still quoted, without the query
     range: str | None  # the Range header
+    headers: dict[str, str] = field(default_factory=dict)  # every header received, by lower-case name
     status: int | None = None
     sent: int = 0  # body bytes handed to the socket
     end: float | None = None
@@ -162,6 +170,21 @@ class ContentSite(ThreadingHTTPServer):
                 path=f"/videos/{quoted}.mp4",
                 thumbnail_url=f"{self.url}/thumbs/{quoted}.jpg",
             )
+            self._videos[video_id] = video
+        return video
+
+    def add_stream(self, video_id: str, directory: Path, entry: str, title: str | None = None) -> Video:
+        """Add a video served as the stream `directory/entry` (master.m3u8 or manifest.mpd)."""
+        quoted = urllib.parse.quote(video_id, safe="")
+        mime_type = STREAM_TYPES[Path(entry).suffix]
+        video = replace(
+            self.add_video(video_id, size=0, title=title),
+            url=f"{self.url}/streams/{quoted}/{entry}",
+            path=f"/streams/{quoted}/{entry}",
+            mime_type=mime_type,
+            stream_directory=directory,
+        )
+        with self._lock:
             self._videos[video_id] = video
         return video
 
@@ -278,7 +301,7 @@ class ContentSite(ThreadingHTTPServer):
       <guid isPermaLink="false">{escape(v.id)}</guid>
       <description>{escape(v.description)}</description>
       <pubDate>{email.utils.format_datetime(v.published.astimezone(UTC), usegmt=True)}</pubDate>
-      <enclosure url={quoteattr(v.url)} length="{v.size}" type="video/mp4"/>{extra}
+      <enclosure url={quoteattr(v.url)} length="{v.size}" type="{v.mime_type}"/>{extra}
     </item>
 """
             )
@@ -295,6 +318,12 @@ class ContentSite(ThreadingHTTPServer):
         return mode, xml.encode()
 
 
+STREAM_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+}
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -314,7 +343,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, body: bool) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        self._record = Request(time.monotonic(), self.command, path, self.headers.get("Range"))
+        self._record = Request(
+            time.monotonic(),
+            self.command,
+            path,
+            self.headers.get("Range"),
+            {k.lower(): v for k, v in self.headers.items()},
+        )
         self.server._log(self._record)
         try:
             self._route(path, body)
@@ -328,6 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._feed(name, body)
         elif kind == "videos" and dot and ext == "mp4":
             self._video(name, body)
+        elif kind == "streams":
+            self._stream_file(*urllib.parse.unquote(rest).partition("/")[::2], body)
         elif kind == "thumbs" and dot and ext == "jpg" and self.server._lookup_video(name)[0]:
             self._whole(HTTPStatus.OK, "image/jpeg", JPEG, body)
         else:
@@ -370,6 +407,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._whole(HTTPStatus.OK, "text/html", GARBAGE, body)
         else:
             self._whole(HTTPStatus.OK, "application/rss+xml; charset=utf-8", xml, body)
+
+    def _stream_file(self, video_id: str, name: str, body: bool) -> None:
+        video = self.server._lookup_video(video_id)[0]
+        directory = video.stream_directory if video else None
+        if directory is None or "/" in name or not (directory / name).is_file():
+            return self._error(HTTPStatus.NOT_FOUND)
+        content_type = STREAM_TYPES.get(Path(name).suffix, "application/octet-stream")
+        self._whole(HTTPStatus.OK, content_type, (directory / name).read_bytes(), body)
 
     def _video(self, video_id: str, body: bool) -> None:
         video, mode = self.server._lookup_video(video_id)

@@ -67,3 +67,15 @@ def test_the_user_is_the_one_created_and_the_version_label_is_the_package_versio
     assert f"useradd --system --uid {user} " in CONTAINERFILE
     assert f"ARG VERSION={version}" in CONTAINERFILE
     assert 'org.opencontainers.image.version="$VERSION"' in CONTAINERFILE
+
+
+def test_the_image_takes_yt_dlp_and_its_programs_from_the_package() -> None:
+    """No ffmpeg or JavaScript runtime from the distribution: the wheel brings both, and a
+    newer yt-dlp given at build time keeps the extras that bring the runtime and its scripts."""
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    [yt_dlp] = [d for d in dependencies if d.startswith("yt-dlp[")]
+    extras = yt_dlp.split("]")[0] + "]"
+    assert extras == "yt-dlp[default,deno]"
+    assert any(d.startswith("imageio-ffmpeg") for d in dependencies)
+    assert f'"{extras}==$YT_DLP_VERSION"' in CONTAINERFILE
+    assert "apt-get" not in CONTAINERFILE

@@ -19,6 +19,10 @@ from yt_dlp.utils import DownloadError, UnsupportedError, unsmuggle_url
 from tests.content_site import ContentSite, content_site
 
 SIZE = 30_000
+# The service sends every request through yt-dlp's urllib handler (ytdlp.GuardedYoutubeDL);
+# a stock YoutubeDL prefers `requests` when it is installed (yt-dlp[default] brings it),
+# whose errors are worded differently. These tests look at the site as the service does.
+URLLIB = {"compat_opts": {"prefer-legacy-http-handler"}}
 
 
 @pytest.fixture
@@ -36,12 +40,20 @@ def three(served: ContentSite) -> str:
 
 
 def flat(url: str) -> dict[str, Any]:
-    with yt_dlp.YoutubeDL({"extract_flat": "in_playlist", "quiet": True, "no_warnings": True}) as ydl:
+    with yt_dlp.YoutubeDL(
+        {"extract_flat": "in_playlist", "quiet": True, "no_warnings": True, **URLLIB}
+    ) as ydl:
         return ydl.extract_info(url, download=False)
 
 
 def download(url: str, directory: Path, **params: Any) -> dict[str, Any]:
-    options = {"outtmpl": str(directory / "%(id)s.%(ext)s"), "quiet": True, "noprogress": True, **params}
+    options = {
+        "outtmpl": str(directory / "%(id)s.%(ext)s"),
+        "quiet": True,
+        "noprogress": True,
+        **URLLIB,
+        **params,
+    }
     with yt_dlp.YoutubeDL(options) as ydl:
         return ydl.extract_info(url)
 

@@ -40,7 +40,7 @@ from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.utils import DownloadCancelled, unsmuggle_url
 
-from scheduler import netguard
+from scheduler import netguard, programs
 from scheduler.db.store import ListedVideo
 from scheduler.settings import DownloaderSettings
 
@@ -91,6 +91,7 @@ class _Logger:
 
 
 def _common_options(settings: DownloaderSettings) -> dict[str, Any]:
+    runtime, ffmpeg = programs.js_runtime(settings.js_runtime), programs.ffmpeg(settings.ffmpeg)
     options: dict[str, Any] = {
         "quiet": True,
         "noprogress": True,
@@ -100,7 +101,11 @@ def _common_options(settings: DownloaderSettings) -> dict[str, Any]:
         "http_headers": {"Accept-Language": settings.accept_language} if settings.accept_language else {},
         "noplaylist": True,
         "color": {"stdout": "never", "stderr": "never"},
+        # yt-dlp's default is a deno from PATH: name the one we ship, or none at all.
+        "js_runtimes": {"deno": {"path": runtime}} if runtime else {},
     }
+    if ffmpeg:
+        options["ffmpeg_location"] = ffmpeg
     if settings.proxy:
         options["proxy"] = settings.proxy
     return options
@@ -118,6 +123,9 @@ _GUARD_OPTIONS: dict[str, Any] = {
     # HlsFD hands streams it cannot read (some encryptions) to ffmpeg itself, bypassing
     # `dl`: no network protocol for ffmpeg's input, so that fails instead of fetching.
     "external_downloader_args": {"ffmpeg_i": ["-protocol_whitelist", "crypto,data"]},
+    # The challenge solver's scripts come from the yt-dlp-ejs package; none is fetched from
+    # npm or GitHub at run time (yt-dlp's default too, stated here as a guard).
+    "remote_components": [],
 }
 
 
@@ -449,6 +457,9 @@ def download(
         "progress_delta": 3600.0,
         "retries": 0,
         "fragment_retries": 0,
+        "format": settings.format,
+        # Separate streams merged by ffmpeg: into MP4 when their codecs allow it, else MKV.
+        "merge_output_format": "mp4/mkv",
     }
     # No max_filesize option: yt-dlp then skips the file and says so only in its log.
     # The hook refuses it instead, at the first progress report (Content-Length known).
