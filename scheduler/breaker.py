@@ -1,8 +1,14 @@
-"""Which errors mean a site is throttling or blocking us (pure). They open the site's
-circuit breaker (migrations/0008, scheduler/pipeline/pipeline.py); every other error
-is the video's own (removed, private, a broken file) and counts as a failed attempt.
+"""Which errors mean a site is throttling or blocking us, and which mean it wants a
+logged-in session (pure).
 
-The signs are data: add a pattern when a site finds a new way to say "slow down".
+A throttle opens the site's circuit breaker (migrations/0008,
+scheduler/pipeline/pipeline.py). A login sign is the video's (or the category's) own
+failure, counted as an attempt like any other, but its reason says which setting fixes it
+(SCHEDULER_SITES__COOKIES). Throttle signs are read first: YouTube's bot check ("Sign in
+to confirm you're not a bot") asks for a sign-in but is about our rate, not the video.
+
+The signs are data: add a pattern when a site finds a new way to say "slow down" or
+"log in".
 """
 
 from __future__ import annotations
@@ -34,3 +40,30 @@ def throttle_reason(error: str, served: bool) -> str | None:
         if sign.pattern.search(error) and (served or not sign.only_if_served):
             return sign.reason
     return None
+
+
+@dataclass(frozen=True)
+class LoginSign:
+    reason: str
+    pattern: re.Pattern[str]
+
+
+LOGIN_SIGNS = (
+    LoginSign("members only", re.compile(r"members[- ]only|channel'?s? members|premium members", re.I)),
+    LoginSign(
+        "login required",
+        re.compile(
+            # yt-dlp's raise_login_required ("... Use --cookies-from-browser or --cookies for
+            # the authentication"), Niconico's and YouTube's own words.
+            r"--cookies|registered users|log-?in required|re-?login|sign in to confirm your age"
+            r"|sign in if you've been granted access",
+            re.I,
+        ),
+    ),
+    LoginSign("HTTP 401 Unauthorized", re.compile(r"HTTP Error 401", re.I)),
+)
+
+
+def login_reason(error: str) -> str | None:
+    """The reason an error means the site wants a logged-in session, or None."""
+    return next((sign.reason for sign in LOGIN_SIGNS if sign.pattern.search(error)), None)

@@ -305,10 +305,16 @@ def _sites(r: pb.ListSitesResponse) -> str:
         probe = f"{'lapses' if s.breaker == pb.PROBING else 'at'} {s.probe_at}"
         return [f"{state} x{s.openings}", s.reason, probe]
 
-    return table(
-        ["SITE", "DOWNLOADS", "LISTINGS", "INTERVAL", "BREAKER", "REASON", "PROBE"],
-        [[s.site, s.downloads, s.listings, f"{s.interval_s:g}s", *breaker(s)] for s in r.sites],
+    def cookies(s: pb.SiteState) -> str:
+        if not s.cookies_file:
+            return "-"
+        return f"until {s.cookies_expire_at}" if s.cookies_expire_at else "session"
+
+    rows = [[s.site, s.downloads, s.listings, f"{s.interval_s:g}s", *breaker(s), cookies(s)] for s in r.sites]
+    lines = table(
+        ["SITE", "DOWNLOADS", "LISTINGS", "INTERVAL", "BREAKER", "REASON", "PROBE", "COOKIES"], rows
     )
+    return "\n".join([lines, *(f"! {s.cookies_problem}" for s in r.sites if s.cookies_problem)])
 
 
 def _reset(r: pb.ResetSiteResponse) -> str:

@@ -106,6 +106,13 @@ class Metrics:
             ["site"],
             registry=r,
         )
+        self.site_cookies_expiry = Gauge(
+            "scheduler_site_cookies_expiry_seconds",
+            "Seconds until the nearest expiry of the site's cookies (SCHEDULER_SITES__COOKIES); "
+            "negative once expired, +Inf for session cookies",
+            ["site"],
+            registry=r,
+        )
         self.videos = Gauge(
             "scheduler_videos", "Videos by status (the queue), every instance's", ["status"], registry=r
         )

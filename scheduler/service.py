@@ -7,6 +7,7 @@
        │  the asyncpg pool, the Redlock clients, the site limiter, the Video Service
        └─ nursery
           ├─ registration: this instance's heartbeat row (scheduler/instances.py)
+          ├─ cookie keeper: the sites' cookies re-read when changed, expiry warned of
           ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
           └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
 
@@ -30,6 +31,8 @@ from grpclib.health.check import ServiceStatus
 
 from scheduler import embedded, logs
 from scheduler.api.server import serve_api
+from scheduler.cookie_keeper import keep_cookies
+from scheduler.cookies import CookieJars
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
 from scheduler.instances import instance_id, keep_registered, registration
@@ -61,6 +64,7 @@ async def run(
     """Runs the service until stopped or cancelled; reports `Running` once the port listens
     and the workers wait."""
     stopped = trio.Event()
+    jars = CookieJars(settings.sites.cookies)  # the files were checked with the settings
     try:
         async with (
             open_database(settings) as dsn,
@@ -78,7 +82,9 @@ async def run(
             accepting = ServiceStatus()  # grpc.health.v1: NOT_SERVING from the start of a drain
             accepting.set(True)
             metrics = Metrics()
-            port = await nursery.start(serve_api, store, dsn, settings, accepting, metrics)
+            if jars.sites:
+                await nursery.start(keep_cookies, jars, store, metrics)
+            port = await nursery.start(serve_api, store, dsn, settings, accepting, metrics, jars)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             if settings.metrics.port:
                 metrics_port = await nursery.start(
@@ -89,7 +95,9 @@ async def run(
                     trio_asyncio.aio_as_trio(store.count_by_status),
                 )
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
-            pipeline = Pipeline(settings, store, dsn, redlock, limiter, video_service, metrics, instance)
+            pipeline = Pipeline(
+                settings, store, dsn, redlock, limiter, video_service, metrics, instance, jars
+            )
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from dynaconf import Dynaconf
 
+from scheduler import cookies
 from scheduler.categories import canonical_host
 from scheduler.site_limits import DEFAULT_PATTERN, SiteLimit, SiteLimits
 
@@ -30,7 +31,7 @@ SETTINGS_FILE_VARIABLE = "SCHEDULER_SETTINGS_FILE"
 # Keys dynaconf adds of its own, and the file variable read above; not settings.
 _NOT_SETTINGS = {"load_dotenv", "settings_file"}
 # Tables whose keys are the user's own (site patterns), checked by their parser.
-_FREE_TABLES = {("sites", "limits")}
+_FREE_TABLES = {("sites", "limits"), ("sites", "cookies")}
 
 
 class SettingsError(Exception):
@@ -69,6 +70,7 @@ class SitesSettings:
     limits: SiteLimits
     breaker_min_s: float
     breaker_max_s: float
+    cookies: Mapping[str, Path]  # site pattern -> its Netscape cookies.txt (read at start)
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             limits=section.site_limits(("sites", "limits")),
             breaker_min_s=section.number(("sites", "breaker_min_s"), 0.001),
             breaker_max_s=section.number(("sites", "breaker_max_s"), 0.001),
+            cookies=section.cookie_files(("sites", "cookies")),
         ),
         approval=ApprovalSettings(required=section.boolean(("approval", "required"))),
         sync=SyncSettings(
@@ -519,6 +522,24 @@ class _Reader:
                 raise SettingsError(f'{name}: "{key}" must be a host name, an IP address, "*.domain" or "*"')
             by_pattern[pattern] = _site_limit(name, pattern, entry, default)
         return SiteLimits(by_pattern)
+
+    def cookie_files(self, path: tuple[str, ...]) -> dict[str, Path]:
+        """Site pattern -> a readable Netscape cookies.txt holding cookies for that site."""
+        name = variable(*path)
+        files = {}
+        for key, value in self._get(path).items():
+            pattern = _canonical_host_pattern(str(key))
+            if pattern is None:
+                raise SettingsError(f'{name}: "{key}" must be a host name, an IP address or "*.domain"')
+            if not isinstance(value, str) or not value.strip():
+                raise SettingsError(f'{name}: "{pattern}" must be the path of a cookies.txt file')
+            file = Path(value).expanduser()
+            try:
+                cookies.load(pattern, file)
+            except cookies.CookieFileError as error:
+                raise SettingsError(f'{name}: "{pattern}": {error}') from None
+            files[pattern] = file
+        return files
 
 
 _SITE_LIMIT_FIELDS = ("downloads", "listings", "interval_s")

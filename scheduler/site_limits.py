@@ -8,10 +8,23 @@ most specific pattern wins: the exact host, then the longest domain, then "*".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 DEFAULT_PATTERN = "*"
+
+
+def matching_pattern(website: str, patterns: Container[str]) -> str | None:
+    """The most specific of `patterns` (hosts and "*.domain"s) that covers the website:
+    the exact host, then the longest domain; None when none does."""
+    host = website.lower()
+    if host in patterns:
+        return host
+    parts = host.split(".")
+    for start in range(len(parts) - 1):  # longest domain first
+        if (pattern := "*." + ".".join(parts[start:])) in patterns:
+            return pattern
+    return None
 
 
 @dataclass(frozen=True)
@@ -27,15 +40,7 @@ class SiteLimits:
 
     def site_of(self, website: str) -> str:
         """The key the website's limit is kept under: its pattern, or the host itself for "*"."""
-        host = website.lower()
-        if host in self.by_pattern:
-            return host
-        parts = host.split(".")
-        for start in range(len(parts) - 1):  # longest domain first
-            pattern = "*." + ".".join(parts[start:])
-            if pattern in self.by_pattern:
-                return pattern
-        return host
+        return matching_pattern(website, self.by_pattern) or website.lower()
 
     def limit_of(self, site: str) -> SiteLimit:
         """The limit of a key from `site_of`."""

@@ -29,6 +29,10 @@ changed at any time and apply to the next request:
   average is back under the rate; `None` (the default) sends as fast as it can.
 - feeds: "ok"; "500"; "garbage" (200, text/html junk); "empty" (valid RSS, no items).
 
+`require_cookie(video_id, "name=value")` serves the video (and its stream's files) only to
+a request that sends that cookie: others get 401 (a login-only video).
+`redirect(video_id, url)` answers the video's URL with a 302 to `url`.
+
 `add_stream(video_id, directory, entry)` adds a video served as a stream: the feed
 encloses `directory/entry` (an HLS master playlist or a DASH manifest, see
 tests/stream_media.py) and every file of the directory is served beside it.
@@ -143,6 +147,8 @@ class ContentSite(ThreadingHTTPServer):
         self._feeds: dict[str, list[str]] = {}
         self._feed_modes: dict[str, FeedMode] = {}
         self._feed_thumbnails: dict[str, Thumbnails] = {}
+        self._required_cookies: dict[str, str] = {}
+        self._redirects: dict[str, str] = {}
         self.rate: float | None = None  # bytes/s per video response; see set_rate
         self._thread: threading.Thread | None = None
 
@@ -223,6 +229,16 @@ class ContentSite(ThreadingHTTPServer):
         with self._lock:
             self._feed_modes[name] = mode
 
+    def require_cookie(self, video_id: str, cookie: str) -> None:
+        """Serve the video only to requests whose Cookie header holds `cookie` ("name=value")."""
+        with self._lock:
+            self._required_cookies[video_id] = cookie
+
+    def redirect(self, video_id: str, url: str) -> None:
+        """Answer the video's URL with 302 Found to `url`."""
+        with self._lock:
+            self._redirects[video_id] = url
+
     def set_rate(self, bytes_per_s: float | None) -> None:
         """Caps each video response started from now on at `bytes_per_s` (None: no cap)."""
         if bytes_per_s is not None and bytes_per_s <= 0:
@@ -278,6 +294,16 @@ class ContentSite(ThreadingHTTPServer):
     def _lookup_video(self, video_id: str) -> tuple[Video | None, VideoMode]:
         with self._lock:
             return self._videos.get(video_id), self._video_modes.get(video_id, "ok")
+
+    def _gate(self, video_id: str, cookie_header: str) -> tuple[HTTPStatus, dict[str, str]] | None:
+        """The answer instead of the video's content (a login it wants, a redirect), or None."""
+        with self._lock:
+            required, location = self._required_cookies.get(video_id), self._redirects.get(video_id)
+        if required is not None and required not in [c.strip() for c in cookie_header.split(";")]:
+            return HTTPStatus.UNAUTHORIZED, {}
+        if location is not None:
+            return HTTPStatus.FOUND, {"Location": location}
+        return None
 
     def _render_feed(self, name: str) -> tuple[FeedMode, bytes] | None:
         with self._lock:
@@ -409,6 +435,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._whole(HTTPStatus.OK, "application/rss+xml; charset=utf-8", xml, body)
 
     def _stream_file(self, video_id: str, name: str, body: bool) -> None:
+        if (gate := self.server._gate(video_id, self.headers.get("Cookie", ""))) is not None:
+            return self._error(gate[0], **gate[1])
         video = self.server._lookup_video(video_id)[0]
         directory = video.stream_directory if video else None
         if directory is None or "/" in name or not (directory / name).is_file():
@@ -420,6 +448,8 @@ class _Handler(BaseHTTPRequestHandler):
         video, mode = self.server._lookup_video(video_id)
         if video is None or mode == "404":
             return self._error(HTTPStatus.NOT_FOUND)
+        if (gate := self.server._gate(video_id, self.headers.get("Cookie", ""))) is not None:
+            return self._error(gate[0], **gate[1])
         if mode == "500":
             return self._error(HTTPStatus.INTERNAL_SERVER_ERROR)
         if mode == "429":

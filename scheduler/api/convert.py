@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from scheduler.cookies import SiteCookies
 from scheduler.db import store
 from scheduler.site_limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
@@ -124,11 +126,24 @@ def instance(row: store.Instance) -> pb.Instance:
     )
 
 
-def sites(limits: SiteLimits, breakers: list[store.Breaker]) -> list[pb.SiteState]:
-    """Every site with a limit of its own or a breaker, by name; "*" (every other site) last."""
+def sites(
+    limits: SiteLimits, breakers: list[store.Breaker], cookies: Mapping[str, SiteCookies], now: float
+) -> list[pb.SiteState]:
+    """Every site with a limit of its own, a breaker or cookies, by name; "*" (every other
+    site) last."""
     by_site = {b.site: b for b in breakers}
-    names = sorted(set(limits.by_pattern) | set(by_site), key=lambda s: (s == DEFAULT_PATTERN, s))
-    return [site(name, limits, by_site.get(name)) for name in names]
+    names = sorted(
+        set(limits.by_pattern) | set(by_site) | set(cookies), key=lambda s: (s == DEFAULT_PATTERN, s)
+    )
+    states = [site(name, limits, by_site.get(name)) for name in names]
+    for state in states:
+        if (own := cookies.get(state.site)) is not None:
+            state.cookies_file = str(own.path)
+            state.cookie_domains.extend(own.domains)
+            if own.expires_at is not None:
+                state.cookies_expire_at = rfc3339(datetime.fromtimestamp(own.expires_at, UTC))
+            state.cookies_problem = own.expiry_problem(now) or ""
+    return states
 
 
 def site(name: str, limits: SiteLimits, breaker: store.Breaker | None) -> pb.SiteState:

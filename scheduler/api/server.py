@@ -16,6 +16,7 @@ from grpclib.server import Server
 from scheduler.api import observe, security
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
+from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.metrics import Metrics
 from scheduler.settings import Settings
@@ -54,13 +55,14 @@ async def serve_api(
     settings: Settings,
     accepting: ServiceStatus,
     metrics: Metrics,
+    cookies: CookieJars,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves until cancelled; reports the bound port once it listens. The health service
     says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
-    scheduler = SchedulerService(store, settings.sites, changes)
+    scheduler = SchedulerService(store, settings.sites, changes, cookies)
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
     services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
     server = Server(services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from grpclib.server import Stream
@@ -9,6 +10,7 @@ from grpclib.server import Stream
 from scheduler.api import convert, validation
 from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
+from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.settings import SitesSettings
 from scheduler.v1 import scheduler_pb2 as pb
@@ -16,8 +18,11 @@ from scheduler.v1.scheduler_grpc import SchedulerBase
 
 
 class SchedulerService(SchedulerBase):
-    def __init__(self, store: Store, sites: SitesSettings, changes: VideoChanges) -> None:
+    def __init__(
+        self, store: Store, sites: SitesSettings, changes: VideoChanges, cookies: CookieJars
+    ) -> None:
         self._store = store
+        self._cookies = cookies
         self._allowed_sites = sites.allowed
         self._limits = sites.limits
         self._changes = changes
@@ -200,7 +205,8 @@ class SchedulerService(SchedulerBase):
 
     async def _list_sites(self, request: pb.ListSitesRequest) -> pb.ListSitesResponse:
         breakers = await self._store.list_breakers()
-        return pb.ListSitesResponse(sites=convert.sites(self._limits, breakers))
+        sites = convert.sites(self._limits, breakers, self._cookies.sites, time.time())
+        return pb.ListSitesResponse(sites=sites)
 
     async def ResetSite(self, stream: Stream[pb.ResetSiteRequest, pb.ResetSiteResponse]) -> None:
         await unary(stream, self._reset_site)

@@ -543,3 +543,14 @@ SELECT site, state, reason, openings, opened_at, probe_at, served FROM site_brea
 -- name: add_site_event
 -- An event of no category or video: a site's breaker changed.
 INSERT INTO archival_events (category_id, video_id, message) VALUES (NULL, NULL, $1);
+
+-- name: add_site_event_daily
+-- A site event that stays true for a while (cookies about to expire): recorded unless the
+-- same one was, by any instance, within the last day. Returns whether it was.
+INSERT INTO archival_events (category_id, video_id, message)
+SELECT NULL, NULL, $1
+WHERE NOT EXISTS (
+    SELECT FROM archival_events
+    WHERE category_id IS NULL AND video_id IS NULL AND message = $1 AND created_at > now() - interval '1 day'
+)
+RETURNING id;

@@ -366,6 +366,11 @@ class Store:
             rows = await conn.fetch(Q["list_breakers"])
         return [Breaker(**dict(r)) for r in rows]
 
+    async def add_site_event_daily(self, message: str) -> bool:
+        """Records a standing site event at most once a day; whether it was recorded now."""
+        async with self._pool.acquire() as conn:
+            return await conn.fetchval(Q["add_site_event_daily"], message) is not None
+
     async def reset_breaker(self, site: str) -> bool:
         """An operator closes the site's breaker; False when it was not open."""
         async with self._pool.acquire() as conn, conn.transaction():

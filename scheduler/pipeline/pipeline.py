@@ -33,7 +33,9 @@ import trio
 import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
+from scheduler import breaker
 from scheduler.cleanup import shielded
+from scheduler.cookies import CookieJars
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store, StoredPages
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
@@ -120,8 +122,10 @@ class Pipeline:
         video_service: VideoService,
         metrics: Metrics,
         owner: str,
+        cookies: CookieJars,
     ) -> None:
         self.settings = settings
+        self._cookies = cookies
         self.metrics = metrics
         self.owner = owner  # this instance's id (scheduler/instances.py)
         self.db = store.pipeline(self.owner)
@@ -331,6 +335,7 @@ class Pipeline:
                     known,
                     store_page if paged else None,
                     sync.page_entries,
+                    self._cookies.for_website(category.website),
                 )
             videos, refused = _cleaned(category, listing)
             outcome = await aio(self.db.finish_sync)(
@@ -353,6 +358,7 @@ class Pipeline:
                 self._synced(category, began, "throttled")
                 await self._sites.throttled_listing(category, throttle)
                 return "throttled"
+            reason = self._explained(category.website, reason)
             log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
             self._synced(category, began, "failed")
             await shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
@@ -479,6 +485,7 @@ class Pipeline:
                     self.settings.downloader,
                     job.progress,
                     self.settings.sites.allowed,
+                    self._cookies.for_website(video.website),
                 )
             job.site_outcome = "served"
             job.status = "uploading"
@@ -526,6 +533,8 @@ class Pipeline:
             reason = f"timed out after {self.settings.downloader.timeout_s:g}s"
         else:
             reason = sanitize.clean_text(str(error).strip() or type(error).__name__, 500)
+            if isinstance(error, ytdlp.YtdlpError):
+                reason = self._explained(video.website, reason)
         downloader = self.settings.downloader
         # A file over the size limit stays over it: no point trying again.
         attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
@@ -537,6 +546,17 @@ class Pipeline:
         if status == "pending":
             self.metrics.retries.labels(video.website).inc()
         self.metrics.downloads.labels(video.website, "failed" if status == "failed" else "retried").inc()
+
+    def _explained(self, website: str, error: str) -> str:
+        """yt-dlp's error, led by what to do when the site wants a logged-in session."""
+        login = breaker.login_reason(error)
+        if login is None:
+            return error
+        if (pattern := self._cookies.pattern_of(website)) is not None:
+            fix = f"the cookies for {pattern} in SCHEDULER_SITES__COOKIES were not enough: export them again"
+        else:
+            fix = f"set SCHEDULER_SITES__COOKIES for {website}"
+        return f"{login} ({fix}): {error}"
 
     async def _after_cancel(self, job: Job) -> None:
         video, reason = job.video, job.cancel_reason or "cancelled"

@@ -13,20 +13,24 @@ video's URL, and every request yt-dlp then sends, each redirect included (see
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
+import json
 import logging
 import socket
 import ssl
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import trio
 import yt_dlp
+from yt_dlp.cookies import YoutubeDLCookieJar
 from yt_dlp.downloader import get_suitable_downloader
 from yt_dlp.downloader.dash import DashSegmentsFD
 from yt_dlp.downloader.f4m import F4mFD
@@ -206,11 +210,25 @@ def warm_up() -> None:
 
 class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
     """A YoutubeDL whose every request and redirect passes check_url, and which
-    downloads only with downloaders that fetch through those requests."""
+    downloads only with downloaders that fetch through those requests. `cookies` (a
+    site's logged-in session) go into a jar of its own, never saved anywhere."""
 
-    def __init__(self, params: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    def __init__(
+        self, params: dict[str, Any], allowed: tuple[str, ...], cookies: Iterable[Cookie] = ()
+    ) -> None:
         self._allowed = allowed  # before YoutubeDL.__init__, which may send requests
+        self._cookies = tuple(cookies)
         super().__init__(params | _GUARD_OPTIONS)
+
+    @functools.cached_property
+    def cookiejar(self) -> YoutubeDLCookieJar:
+        # yt-dlp's own loads `cookiefile` and writes it back on close; this one is a copy
+        # of the site's cookies for this instance alone (the jar changes them as sites
+        # answer), and with no `cookiefile` yt-dlp has nothing to save.
+        jar = YoutubeDLCookieJar()
+        for cookie in self._cookies:
+            jar.set_cookie(copy.copy(cookie))
+        return jar
 
     def add_default_info_extractors(self) -> None:
         # YoutubeDL works this list out per instance in quadratic time (orderedSet over
@@ -297,10 +315,14 @@ class _ListingYoutubeDL(GuardedYoutubeDL):
     fetches the next page), so a listing can stop early or be stored as it goes."""
 
     def __init__(
-        self, params: dict[str, Any], allowed: tuple[str, ...], on_entry: Callable[[Any], None]
+        self,
+        params: dict[str, Any],
+        allowed: tuple[str, ...],
+        on_entry: Callable[[Any], None],
+        cookies: Iterable[Cookie],
     ) -> None:
         self._on_entry = on_entry
-        super().__init__(params | {"lazy_playlist": True}, allowed)
+        super().__init__(params | {"lazy_playlist": True}, allowed, cookies)
 
     def _match_entry(self, info_dict: Any, incomplete: bool = False, silent: bool = False) -> Any:
         if incomplete and "playlist_autonumber" in info_dict:  # an entry, not the playlist
@@ -317,6 +339,7 @@ def list_category(
     known: frozenset[tuple[str, str]] | None = None,
     on_page: Callable[[Listing], None] | None = None,
     page_entries: int = 0,
+    cookies: Iterable[Cookie] = (),
 ) -> Listing:
     """The category's videos, oldest first, from a flat listing (no page per video), and
     the entries refused. `first` > 0 reads only that many entries from the top (the newest);
@@ -324,8 +347,8 @@ def list_category(
     run of KNOWN_RUN of them. With `on_page`, the listing is handed over in pages while
     yt-dlp reads it, newest page first: the first `page_entries` entries, then twice as
     many, and so on; the entries after the last full page are returned. An exception from
-    `on_page` ends the listing with it. Raises RefusedUrl when the category's URL, or a
-    request of the listing, is refused."""
+    `on_page` ends the listing with it. `cookies`: the site's logged-in session. Raises
+    RefusedUrl when the category's URL, or a request of the listing, is refused."""
     _check(url, allowed)
     options = _common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     if first:
@@ -357,7 +380,7 @@ def list_category(
                 raise _StopListing(error) from error
 
     try:
-        with _ListingYoutubeDL(options, allowed, on_entry) as ydl:
+        with _ListingYoutubeDL(options, allowed, on_entry, cookies) as ydl:
             info = ydl.extract_info(url, download=False)
     except _StopListing as stop:
         if stop.error is not None:
@@ -431,10 +454,16 @@ class Downloaded:
 
 
 def download(
-    url: str, workdir: Path, settings: DownloaderSettings, progress: Progress, allowed: tuple[str, ...]
+    url: str,
+    workdir: Path,
+    settings: DownloaderSettings,
+    progress: Progress,
+    allowed: tuple[str, ...],
+    cookies: Iterable[Cookie] = (),
 ) -> Downloaded:
-    """Downloads one video with its info JSON and thumbnail into `workdir`. Raises
-    RefusedUrl when its URL, or a request of the download, is refused."""
+    """Downloads one video with its info JSON and thumbnail into `workdir`, with the
+    site's logged-in session (`cookies`); the info JSON and the info hold no cookie.
+    Raises RefusedUrl when its URL, or a request of the download, is refused."""
     _check(url, allowed)
 
     def hook(status: dict[str, Any]) -> None:
@@ -466,9 +495,9 @@ def download(
     if settings.format_sort:
         options["format_sort"] = list(settings.format_sort)
     try:
-        with GuardedYoutubeDL(options, allowed) as ydl:
+        with GuardedYoutubeDL(options, allowed, cookies) as ydl:
             info = ydl.extract_info(url, download=True)
-            info = ydl.sanitize_info(info)
+            info = without_cookies(ydl.sanitize_info(info))
     except DownloadCancelled:
         raise
     except TooLarge:
@@ -489,7 +518,29 @@ def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
     if path is None or not path.is_file():
         raise YtdlpError("yt-dlp finished without a video file")
     thumbnails = [p for p in workdir.iterdir() if p.stem == VIDEO_STEM and p.suffix in THUMBNAIL_SUFFIXES]
-    return Downloaded(info, path, workdir / f"{VIDEO_STEM}.info.json", thumbnails[0] if thumbnails else None)
+    info_json = workdir / f"{VIDEO_STEM}.info.json"
+    if info_json.is_file():
+        # yt-dlp writes the request's cookies into it: they never reach a Video Service.
+        written = json.loads(info_json.read_bytes())
+        info_json.write_text(json.dumps(without_cookies(written), ensure_ascii=False))
+    return Downloaded(info, path, info_json, thumbnails[0] if thumbnails else None)
+
+
+def without_cookies(info: Any) -> Any:
+    """The info (yt-dlp's JSON) without the cookies it carries: every "cookies" field (the
+    info's and each format's) and every Cookie header among "http_headers"."""
+    if isinstance(info, list):
+        return [without_cookies(item) for item in info]
+    if not isinstance(info, dict):
+        return info
+    cleaned = {}
+    for key, value in info.items():
+        if key == "cookies":
+            continue
+        if key == "http_headers" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if str(k).lower() != "cookie"}
+        cleaned[key] = without_cookies(value)
+    return cleaned
 
 
 def _one_line(error: BaseException) -> str:

@@ -422,7 +422,7 @@ class ListSitesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SiteState(_message.Message):
-    __slots__ = ("site", "downloads", "listings", "interval_s", "breaker", "reason", "opened_at", "probe_at", "openings")
+    __slots__ = ("site", "downloads", "listings", "interval_s", "breaker", "reason", "opened_at", "probe_at", "openings", "cookies_file", "cookie_domains", "cookies_expire_at", "cookies_problem")
     SITE_FIELD_NUMBER: _ClassVar[int]
     DOWNLOADS_FIELD_NUMBER: _ClassVar[int]
     LISTINGS_FIELD_NUMBER: _ClassVar[int]
@@ -432,6 +432,10 @@ class SiteState(_message.Message):
     OPENED_AT_FIELD_NUMBER: _ClassVar[int]
     PROBE_AT_FIELD_NUMBER: _ClassVar[int]
     OPENINGS_FIELD_NUMBER: _ClassVar[int]
+    COOKIES_FILE_FIELD_NUMBER: _ClassVar[int]
+    COOKIE_DOMAINS_FIELD_NUMBER: _ClassVar[int]
+    COOKIES_EXPIRE_AT_FIELD_NUMBER: _ClassVar[int]
+    COOKIES_PROBLEM_FIELD_NUMBER: _ClassVar[int]
     site: str
     downloads: int
     listings: int
@@ -441,7 +445,11 @@ class SiteState(_message.Message):
     opened_at: str
     probe_at: str
     openings: int
-    def __init__(self, site: _Optional[str] = ..., downloads: _Optional[int] = ..., listings: _Optional[int] = ..., interval_s: _Optional[float] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., reason: _Optional[str] = ..., opened_at: _Optional[str] = ..., probe_at: _Optional[str] = ..., openings: _Optional[int] = ...) -> None: ...
+    cookies_file: str
+    cookie_domains: _containers.RepeatedScalarFieldContainer[str]
+    cookies_expire_at: str
+    cookies_problem: str
+    def __init__(self, site: _Optional[str] = ..., downloads: _Optional[int] = ..., listings: _Optional[int] = ..., interval_s: _Optional[float] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., reason: _Optional[str] = ..., opened_at: _Optional[str] = ..., probe_at: _Optional[str] = ..., openings: _Optional[int] = ..., cookies_file: _Optional[str] = ..., cookie_domains: _Optional[_Iterable[str]] = ..., cookies_expire_at: _Optional[str] = ..., cookies_problem: _Optional[str] = ...) -> None: ...
 
 class ListSitesResponse(_message.Message):
     __slots__ = ("sites",)

@@ -1,0 +1,55 @@
+"""Keeps the sites' cookies current and says when they run out.
+
+Every CHECK_S (and at start) it reads again the cookies files that changed (an operator
+exported new ones: no restart needed) and, for each site whose cookies have expired or
+expire within 7 days, logs a warning and records a site event (once a day across every
+instance). The metric scheduler_site_cookies_expiry_seconds is worked out when scraped.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+import trio
+import trio_asyncio
+
+from scheduler.cookies import CookieJars
+from scheduler.db.store import Store
+from scheduler.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CHECK_S = 3600.0
+
+
+async def keep_cookies(
+    jars: CookieJars,
+    store: Store,
+    metrics: Metrics,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    for pattern in jars.sites:
+        gauge = metrics.site_cookies_expiry.labels(pattern)
+        gauge.set_function(functools.partial(jars.seconds_to_expiry, pattern))
+    await _check(jars, store)
+    task_status.started()
+    while True:
+        await trio.sleep(CHECK_S)
+        for problem in await trio.to_thread.run_sync(jars.reload):
+            log.warning("%s", problem)
+        await _check(jars, store)
+
+
+async def _check(jars: CookieJars, store: Store) -> None:
+    now = time.time()
+    for site in jars.sites.values():
+        if (problem := site.expiry_problem(now)) is None:
+            continue
+        log.warning("%s", problem)
+        try:
+            await trio_asyncio.aio_as_trio(store.add_site_event_daily)(problem)
+        except Exception as error:  # the database is away: the log and the metric still say it
+            log.warning("could not record the event %r: %s", problem, error)
