@@ -102,6 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     sites = client_command("sites", "each site's limits and circuit breaker; `sites reset SITE` closes one")
     sites.add_argument("action", nargs="?", choices=["reset"], help="close SITE's breaker by hand")
     sites.add_argument("site", nargs="?", default="", help='a site ("*.nicovideo.jp") or a host under it')
+    doctor = client_command(
+        "doctor", "what the service needs and whether it has it; exit 0 only when nothing is wrong"
+    )
+    doctor.set_defaults(target=None)
+    doctor.description = (
+        "Checks this machine with the settings `serve` would use (--config, SCHEDULER_*); "
+        "with --target, asks that running service instead."
+    )
     client_command("inference", "list the tag -> content category rules")
     infer = client_command("infer", "add or change a tag -> content category rule")
     infer.add_argument("tag")
@@ -153,6 +161,8 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
             return "RejectVideo", pb.RejectVideoRequest(video_id=args.video)
         case "inference":
             return "ListInferenceCategories", pb.ListInferenceCategoriesRequest()
+        case "doctor":
+            return "Diagnose", pb.DiagnoseRequest()
         case "infer":
             return "AddInferenceCategory", pb.AddInferenceCategoryRequest(
                 tag=args.tag, category=args.category
@@ -167,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("retry: give --user and --category, or --website")
     if args.command == "sites" and bool(args.action) != bool(args.site):
         parser.error("sites: `sites` lists them; `sites reset SITE` closes SITE's breaker")
-    if args.command in ("serve", "migrate"):
+    # Commands of this machine, with the settings `serve` reads (doctor: without --target).
+    if args.command in ("serve", "migrate") or (args.command == "doctor" and args.target is None):
         logs.configure()
         try:
             settings = load(args.config)
@@ -177,6 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure(settings.log.level, settings.log.format)
         if args.command == "serve":
             return _serve(_migrating(settings, False) if args.no_migrate else settings)
+        if args.command == "doctor":
+            return _doctor(settings, args.json)
         return _migrate(settings)
     connection = client.Connection(args.target, args.token, args.ca, args.cert, args.key)
     try:
@@ -193,7 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"scheduler: {error}", file=sys.stderr)
         return 1
     print(client.as_json(response) if args.json else client.describe(response))
-    return 0
+    return 1 if isinstance(response, pb.DiagnoseResponse) and not response.healthy else 0
+
+
+def _doctor(settings: Settings, json: bool) -> int:
+    """`scheduler doctor` of this machine; exit code 1 when anything is wrong."""
+    from scheduler.api.convert import diagnosis
+    from scheduler.doctor import diagnose_here
+
+    response = diagnosis(trio_asyncio.run(diagnose_here, settings))
+    print(client.as_json(response) if json else client.describe(response))
+    return 0 if response.healthy else 1
 
 
 def _write(text: str) -> None:

@@ -24,6 +24,7 @@ from grpclib.client import Channel
 from grpclib.health.v1.health_grpc import HealthStub
 from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
+from scheduler.findings import Finding
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from scheduler.watch_view import WatchView
@@ -317,6 +318,14 @@ def _sites(r: pb.ListSitesResponse) -> str:
     return "\n".join([lines, *(f"! {s.cookies_problem}" for s in r.sites if s.cookies_problem)])
 
 
+def _diagnosis(r: pb.DiagnoseResponse) -> str:
+    """One line per finding: what was found, or the problem and what to do."""
+    lines = [Finding(f.check, f.ok, f.detail, f.fix).line() for f in r.findings]
+    problems = sum(not f.ok for f in r.findings)
+    lines.append("nothing is wrong" if r.healthy else f"{problems} problem{'s' * (problems != 1)}")
+    return "\n".join(lines)
+
+
 def _reset(r: pb.ResetSiteResponse) -> str:
     return f"site {r.site}: breaker closed" if r.was_open else f"site {r.site}: breaker was not open"
 
@@ -330,6 +339,7 @@ _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.GetStatsResponse: _stats,
     pb.ListSitesResponse: _sites,
     pb.ResetSiteResponse: _reset,
+    pb.DiagnoseResponse: _diagnosis,
     pb.ListDownloadsResponse: _downloads,
     pb.ListUnapprovedVideosResponse: _videos,
     pb.ApproveVideoResponse: _video,

@@ -24,6 +24,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from scheduler.programs import release_age_days
+
 log = logging.getLogger(__name__)
 
 QUEUE_TTL_S = 10.0
@@ -113,6 +115,12 @@ class Metrics:
             ["site"],
             registry=r,
         )
+        self.ytdlp_release_age = Gauge(
+            "scheduler_ytdlp_release_age_days",
+            "Days since the release of the yt-dlp this instance runs (update past 60: sites change)",
+            registry=r,
+        )
+        self.ytdlp_release_age.set_function(release_age_days)
         self.videos = Gauge(
             "scheduler_videos", "Videos by status (the queue), every instance's", ["status"], registry=r
         )

@@ -1,17 +1,21 @@
 """Where the programs yt-dlp runs are: the JavaScript runtime that solves YouTube's player
-challenges, and ffmpeg, which merges separate video and audio streams.
+challenges, and ffmpeg, which merges separate video and audio streams; and how old
+yt-dlp itself is.
 
-Both ship with the package (the `deno` and `imageio-ffmpeg` wheels), so a pip install
-and the image have them with nothing else installed; a setting names another one.
+Both programs ship with the package (the `deno` and `imageio-ffmpeg` wheels), so a pip
+install and the image have them with nothing else installed; a setting names another one.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import shutil
+from datetime import UTC, date, datetime
 
 import deno
 import imageio_ffmpeg
+import yt_dlp.version
 
 AUTO = "auto"
 
@@ -38,3 +42,20 @@ def ffmpeg(setting: str) -> str | None:
         return shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError:  # imageio-ffmpeg has no build for this platform
         return None
+
+
+def release_date(version: str) -> date | None:
+    """A yt-dlp version's release day ("2026.10.26", "2026.10.26.1", nightly "2026.11.02.232925")."""
+    match = re.match(r"(\d{4})\.(\d{1,2})\.(\d{1,2})", version)
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])) if match else None
+    except ValueError:
+        return None
+
+
+def release_age_days(version: str = yt_dlp.version.__version__, today: date | None = None) -> float:
+    """Days since the yt-dlp release (the metric scheduler_ytdlp_release_age_days); NaN if unknown."""
+    released = release_date(version)
+    if released is None:
+        return float("nan")
+    return float(((today or datetime.now(UTC).date()) - released).days)

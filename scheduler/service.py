@@ -8,6 +8,7 @@
        └─ nursery
           ├─ registration: this instance's heartbeat row (scheduler/instances.py)
           ├─ cookie keeper: the sites' cookies re-read when changed, expiry warned of
+          ├─ a warning for each problem `scheduler doctor` would report (once, at start)
           ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
           └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
 
@@ -19,9 +20,10 @@ and locks it holds are given back.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -29,12 +31,14 @@ import trio
 import trio_asyncio
 from grpclib.health.check import ServiceStatus
 
-from scheduler import embedded, logs
+from scheduler import doctor, embedded, logs
 from scheduler.api.server import serve_api
 from scheduler.cookie_keeper import keep_cookies
 from scheduler.cookies import CookieJars
 from scheduler.db.migrate import migrate
 from scheduler.db.store import Store
+from scheduler.doctor import Servers
+from scheduler.findings import Finding
 from scheduler.instances import instance_id, keep_registered, registration
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics, serve_metrics
@@ -84,7 +88,13 @@ async def run(
             metrics = Metrics()
             if jars.sites:
                 await nursery.start(keep_cookies, jars, store, metrics)
-            port = await nursery.start(serve_api, store, dsn, settings, accepting, metrics, jars)
+            servers = Servers(trio_asyncio.aio_as_trio(store.ping), redis_urls, video_service)
+            diagnose = functools.partial(doctor.diagnose, settings, jars, servers)
+            # The servicer runs in asyncio (grpclib); the checks are Trio code.
+            diagnose_aio = trio_asyncio.trio_as_aio(diagnose)
+            port = await nursery.start(
+                serve_api, store, dsn, settings, accepting, metrics, jars, diagnose_aio
+            )
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             if settings.metrics.port:
                 metrics_port = await nursery.start(
@@ -95,6 +105,7 @@ async def run(
                     trio_asyncio.aio_as_trio(store.count_by_status),
                 )
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
+            nursery.start_soon(_warn_of_problems, diagnose)
             pipeline = Pipeline(
                 settings, store, dsn, redlock, limiter, video_service, metrics, instance, jars
             )
@@ -107,6 +118,18 @@ async def run(
             task_status.started(Running(port, stop, stopped))
     finally:
         stopped.set()
+
+
+async def _warn_of_problems(diagnose: Callable[[], Awaitable[list[Finding]]]) -> None:
+    """At start, a warning for each thing the service lacks (as `scheduler doctor` says it)."""
+    try:
+        findings = await diagnose()
+    except Exception as error:  # only advice: the service runs on without it
+        log.warning("the checks of `scheduler doctor` failed at start: %r", error)
+        return
+    for finding in findings:
+        if not finding.ok:
+            log.warning("%s", finding.line())
 
 
 async def _run_then_cancel(

@@ -88,7 +88,16 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert sites.stdout.decode().splitlines()[0].split() == [
         "SITE", "DOWNLOADS", "LISTINGS", "INTERVAL", "BREAKER", "REASON", "PROBE", "COOKIES"
     ]  # fmt: skip
-    assert sites.stdout.decode().splitlines()[-1].split() == ["*", "1000", "1000", "0s", "closed", "-", "-", "-"]
+    assert sites.stdout.decode().splitlines()[-1].split() == [
+        "*",
+        "1000",
+        "1000",
+        "0s",
+        "closed",
+        "-",
+        "-",
+        "-",
+    ]
     assert reset.stdout == b"site *.nicovideo.jp: breaker was not open\n"
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
     assert any(line["message"].startswith("serving gRPC on") for line in lines)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from scheduler.cookies import SiteCookies
 from scheduler.db import store
+from scheduler.findings import Finding
 from scheduler.site_limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
 
@@ -163,3 +164,10 @@ def site(name: str, limits: SiteLimits, breaker: store.Breaker | None) -> pb.Sit
             state.opened_at = rfc3339(breaker.opened_at)
             state.probe_at = rfc3339(breaker.probe_at)
     return state
+
+
+def diagnosis(findings: list[Finding]) -> pb.DiagnoseResponse:
+    return pb.DiagnoseResponse(
+        findings=[pb.Finding(check=f.check, ok=f.ok, detail=f.detail, fix=f.fix) for f in findings],
+        healthy=all(f.ok for f in findings),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 
 import trio
 import trio_asyncio
@@ -18,6 +19,7 @@ from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
 from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
+from scheduler.findings import Finding
 from scheduler.metrics import Metrics
 from scheduler.settings import Settings
 
@@ -56,13 +58,14 @@ async def serve_api(
     accepting: ServiceStatus,
     metrics: Metrics,
     cookies: CookieJars,
+    diagnose: Callable[[], Awaitable[list[Finding]]],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves until cancelled; reports the bound port once it listens. The health service
     says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
-    scheduler = SchedulerService(store, settings.sites, changes, cookies)
+    scheduler = SchedulerService(store, settings.sites, changes, cookies, diagnose)
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
     services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
     server = Server(services)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from grpclib.server import Stream
@@ -12,6 +13,7 @@ from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
 from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
+from scheduler.findings import Finding
 from scheduler.settings import SitesSettings
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerBase
@@ -19,10 +21,16 @@ from scheduler.v1.scheduler_grpc import SchedulerBase
 
 class SchedulerService(SchedulerBase):
     def __init__(
-        self, store: Store, sites: SitesSettings, changes: VideoChanges, cookies: CookieJars
+        self,
+        store: Store,
+        sites: SitesSettings,
+        changes: VideoChanges,
+        cookies: CookieJars,
+        diagnose: Callable[[], Awaitable[list[Finding]]],
     ) -> None:
         self._store = store
         self._cookies = cookies
+        self._diagnose = diagnose
         self._allowed_sites = sites.allowed
         self._limits = sites.limits
         self._changes = changes
@@ -207,6 +215,12 @@ class SchedulerService(SchedulerBase):
         breakers = await self._store.list_breakers()
         sites = convert.sites(self._limits, breakers, self._cookies.sites, time.time())
         return pb.ListSitesResponse(sites=sites)
+
+    async def Diagnose(self, stream: Stream[pb.DiagnoseRequest, pb.DiagnoseResponse]) -> None:
+        await unary(stream, self._diagnose_service)
+
+    async def _diagnose_service(self, request: pb.DiagnoseRequest) -> pb.DiagnoseResponse:
+        return convert.diagnosis(await self._diagnose())
 
     async def ResetSite(self, stream: Stream[pb.ResetSiteRequest, pb.ResetSiteResponse]) -> None:
         await unary(stream, self._reset_site)

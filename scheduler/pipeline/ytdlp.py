@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import trio
 import yt_dlp
 from yt_dlp.cookies import YoutubeDLCookieJar
+from yt_dlp.dependencies import yt_dlp_ejs
 from yt_dlp.downloader import get_suitable_downloader
 from yt_dlp.downloader.dash import DashSegmentsFD
 from yt_dlp.downloader.f4m import F4mFD
@@ -42,6 +43,7 @@ from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.networking._helper import make_ssl_context
 from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
+from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
 from yt_dlp.utils import DownloadCancelled, unsmuggle_url
 
 from scheduler import netguard, programs
@@ -195,6 +197,31 @@ def _default_extractors() -> tuple[Any, ...]:
     name once (tests/test_ytdlp_setup.py compares them with a stock YoutubeDL's)."""
     by_name = {ie.IE_NAME.lower(): ie for ie in gen_extractor_classes()}
     return tuple(ie for ie in by_name.values() if ie._ENABLED)
+
+
+@dataclass(frozen=True)
+class Programs:
+    """What yt-dlp, set up as for a download, finds to run."""
+
+    js_runtime: str | None  # "deno 2.9.8 at /path" when it would solve challenges with it
+    js_runtime_problem: str  # why it would not ("" when it would)
+    ffmpeg: str | None  # "ffmpeg 9.0.2 at /path" when it can merge streams
+    solver_scripts: str | None  # the yt-dlp-ejs version, when installed
+
+
+def detect_programs(settings: DownloaderSettings) -> Programs:
+    """yt-dlp's own detection (it runs each program's --version), for `scheduler doctor`."""
+    with GuardedYoutubeDL(_common_options(settings), ()) as ydl:
+        runtime = ydl._js_runtimes.get("deno")
+        info = runtime.info if runtime is not None else None
+        if info is None:
+            problem = "none configured" if runtime is None else "it does not run"
+        else:
+            problem = "" if info.supported else f"version {info.version} is older than yt-dlp supports"
+        merger = FFmpegMergerPP(ydl)
+        ffmpeg = f"ffmpeg {merger._versions['ffmpeg']} at {merger.executable}" if merger.available else None
+    js = f"deno {info.version} at {info.path}" if info is not None else None
+    return Programs(js, problem, ffmpeg, getattr(yt_dlp_ejs, "version", None) if yt_dlp_ejs else None)
 
 
 def warm_up() -> None:

@@ -78,6 +78,10 @@ class SchedulerBase(abc.ABC):
     async def ResetSite(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ResetSiteRequest, scheduler.v1.scheduler_pb2.ResetSiteResponse]') -> None:
         pass
 
+    @abc.abstractmethod
+    async def Diagnose(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.DiagnoseRequest, scheduler.v1.scheduler_pb2.DiagnoseResponse]') -> None:
+        pass
+
     def __mapping__(self) -> typing.Dict[str, grpclib.const.Handler]:
         return {
             '/scheduler.v1.Scheduler/ScheduleCategory': grpclib.const.Handler(
@@ -175,6 +179,12 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.ResetSiteRequest,
                 scheduler.v1.scheduler_pb2.ResetSiteResponse,
+            ),
+            '/scheduler.v1.Scheduler/Diagnose': grpclib.const.Handler(
+                self.Diagnose,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.DiagnoseRequest,
+                scheduler.v1.scheduler_pb2.DiagnoseResponse,
             ),
         }
 
@@ -277,4 +287,10 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/ResetSite',
             scheduler.v1.scheduler_pb2.ResetSiteRequest,
             scheduler.v1.scheduler_pb2.ResetSiteResponse,
+        )
+        self.Diagnose = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/Diagnose',
+            scheduler.v1.scheduler_pb2.DiagnoseRequest,
+            scheduler.v1.scheduler_pb2.DiagnoseResponse,
         )

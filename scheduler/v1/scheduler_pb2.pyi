@@ -470,3 +470,27 @@ class ResetSiteResponse(_message.Message):
     site: str
     was_open: bool
     def __init__(self, site: _Optional[str] = ..., was_open: _Optional[bool] = ...) -> None: ...
+
+class DiagnoseRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Finding(_message.Message):
+    __slots__ = ("check", "ok", "detail", "fix")
+    CHECK_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    FIX_FIELD_NUMBER: _ClassVar[int]
+    check: str
+    ok: bool
+    detail: str
+    fix: str
+    def __init__(self, check: _Optional[str] = ..., ok: _Optional[bool] = ..., detail: _Optional[str] = ..., fix: _Optional[str] = ...) -> None: ...
+
+class DiagnoseResponse(_message.Message):
+    __slots__ = ("findings", "healthy")
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    HEALTHY_FIELD_NUMBER: _ClassVar[int]
+    findings: _containers.RepeatedCompositeFieldContainer[Finding]
+    healthy: bool
+    def __init__(self, findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., healthy: _Optional[bool] = ...) -> None: ...
