@@ -48,7 +48,9 @@ PROCESSES = 7  # the parallel command lines, and our downloader workers
 YTDLP = [sys.executable, "-m", "yt_dlp", "--quiet", "--no-warnings", "--no-progress", "--write-info-json"]
 MB = 1e6
 # The pipeline's line for a delivered video (its website/foreign id are safe names here).
-DELIVERED = re.compile(r"video \d+: delivered to the Video Service as [^/\s]+/(?P<id>\S+) in ")
+DELIVERED = re.compile(
+    r"video \d+: delivered to the Video Service as [^/\s]+/(?P<id>\S+)(?: \(no thumbnail anywhere\))? in "
+)
 
 
 @dataclass(frozen=True)

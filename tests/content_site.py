@@ -148,6 +148,7 @@ class ContentSite(ThreadingHTTPServer):
         self._feed_modes: dict[str, FeedMode] = {}
         self._feed_thumbnails: dict[str, Thumbnails] = {}
         self._required_cookies: dict[str, str] = {}
+        self._thumbnails: dict[str, bytes] = {}
         self._redirects: dict[str, str] = {}
         self.rate: float | None = None  # bytes/s per video response; see set_rate
         self._thread: threading.Thread | None = None
@@ -233,6 +234,15 @@ class ContentSite(ThreadingHTTPServer):
         """Serve the video only to requests whose Cookie header holds `cookie` ("name=value")."""
         with self._lock:
             self._required_cookies[video_id] = cookie
+
+    def set_thumbnail(self, video_id: str, data: bytes) -> None:
+        """Serve `data` as the video's thumbnail (default: a 1x1 JPEG)."""
+        with self._lock:
+            self._thumbnails[video_id] = data
+
+    def thumbnail(self, video_id: str) -> bytes:
+        with self._lock:
+            return self._thumbnails.get(video_id, JPEG)
 
     def redirect(self, video_id: str, url: str) -> None:
         """Answer the video's URL with 302 Found to `url`."""
@@ -392,7 +402,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "streams":
             self._stream_file(*urllib.parse.unquote(rest).partition("/")[::2], body)
         elif kind == "thumbs" and dot and ext == "jpg" and self.server._lookup_video(name)[0]:
-            self._whole(HTTPStatus.OK, "image/jpeg", JPEG, body)
+            self._whole(HTTPStatus.OK, "image/jpeg", self.server.thumbnail(name), body)
         else:
             self._error(HTTPStatus.NOT_FOUND)
 

@@ -486,6 +486,7 @@ class Pipeline:
                     job.progress,
                     self.settings.sites.allowed,
                     self._cookies.for_website(video.website),
+                    video.listed.get("thumbnail", ""),
                 )
             job.site_outcome = "served"
             job.status = "uploading"
@@ -500,6 +501,8 @@ class Pipeline:
             self.metrics.upload_seconds.labels(video.website).observe(phases.durations["upload"])
             self.metrics.bytes_uploaded.labels(video.website).inc(size)
             message = f"delivered to the Video Service as {service_id}"
+            if bounded.thumbnail_path is None:
+                message += " (no thumbnail anywhere)"
             return await self._finish(job, service_id, message, "delivered")
         finally:
             with trio.CancelScope(shield=True):

@@ -25,7 +25,12 @@ MAX_INFO_JSON = 8 * 2**20
 MAX_THUMBNAIL = 5 * 2**20
 # C0/C1 controls but tab and newline; bidi embeddings, overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+_IMAGE_MAGIC = (
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"GIF87a", ".gif"),
+    (b"GIF89a", ".gif"),
+)
 _INFO_ESSENTIALS = ("id", "title", "description", "uploader", "uploader_id", "channel_id", "tags",
                     "upload_date", "timestamp", "duration", "webpage_url", "extractor", "ext")  # fmt: skip
 
@@ -57,8 +62,15 @@ def is_image(path: Path) -> bool:
     if path.stat().st_size > MAX_THUMBNAIL:
         return False
     with path.open("rb") as file:
-        head = file.read(12)
-    return head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        return image_suffix(file.read(12)) is not None
+
+
+def image_suffix(head: bytes) -> str | None:
+    """ ".jpg", ".png", ".gif" or ".webp" for data that starts like one, else None."""
+    for magic, suffix in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return suffix
+    return ".webp" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
 
 
 def bounded_info_json(path: Path, info: dict[str, Any]) -> Path:

@@ -40,6 +40,7 @@ from yt_dlp.downloader.http import HttpFD
 from yt_dlp.downloader.ism import IsmFD
 from yt_dlp.downloader.mhtml import MhtmlFD
 from yt_dlp.extractor import gen_extractor_classes
+from yt_dlp.extractor.generic import GenericIE
 from yt_dlp.networking._helper import make_ssl_context
 from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
@@ -48,6 +49,7 @@ from yt_dlp.utils import DownloadCancelled, unsmuggle_url
 
 from scheduler import netguard, programs
 from scheduler.db.store import ListedVideo
+from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -191,6 +193,29 @@ def _ssl_context(
     return context
 
 
+class FeedAwareGenericIE(GenericIE):  # type: ignore[misc]
+    """yt-dlp's generic extractor, which reads a feed item's image from <itunes:image>
+    only, reading Media RSS's <media:thumbnail> too (the last resort, as yt-dlp tries it)."""
+
+    @classmethod
+    def ie_key(cls) -> str:
+        return str(GenericIE.ie_key())
+
+    def _extract_rss(self, url: str, video_id: str, doc: Any) -> Any:
+        info = super()._extract_rss(url, video_id, doc)
+        # The entries are the items with an enclosure or a link, in order (as yt-dlp makes them).
+        items = [it for it in doc.findall("./channel/item") if it.find("./enclosure") is not None
+                 or (it.findtext("link") or "").strip()]  # fmt: skip
+        for item, entry in zip(items, info["entries"], strict=False):
+            image = item.find(f"./{{{MEDIA_RSS}}}thumbnail")
+            if not entry.get("thumbnail") and image is not None and image.get("url"):
+                entry["thumbnail"] = image.get("url")
+        return info
+
+
+MEDIA_RSS = "http://search.yahoo.com/mrss/"
+
+
 @functools.cache
 def _default_extractors() -> tuple[Any, ...]:
     """The extractor classes YoutubeDL adds by default, in its order: those enabled, each
@@ -228,7 +253,7 @@ def warm_up() -> None:
     """What the first downloads would otherwise all pay for at once, done in a thread at
     start: yt-dlp compiles an extractor's URL patterns the first time it tries it, and a
     URL only the generic extractor takes is tried against ~1,800 (0.4 s of CPU)."""
-    for ie in _default_extractors():
+    for ie in (*_default_extractors(), FeedAwareGenericIE):
         try:
             ie.suitable("")
         except Exception as error:  # only a head start: the download would try it again
@@ -260,9 +285,11 @@ class GuardedYoutubeDL(yt_dlp.YoutubeDL):  # type: ignore[misc]
     def add_default_info_extractors(self) -> None:
         # YoutubeDL works this list out per instance in quadratic time (orderedSet over
         # ~1,800 names): about 40 ms of CPU per download. The same list, worked out once.
-        # (We never set `allowed_extractors`, the option that would change it.)
+        # (We never set `allowed_extractors`, the option that would change it.) yt-dlp makes
+        # an extractor's instance from its own registry by name: the generic one that also
+        # reads Media RSS thumbnails is added as an instance, so that it is the one used.
         for ie in _default_extractors():
-            self.add_info_extractor(ie)
+            self.add_info_extractor(FeedAwareGenericIE() if ie.ie_key() == GenericIE.ie_key() else ie)
 
     def _forceprint(self, key: str, info_dict: Any) -> Any:
         # --print's templates: yt-dlp renders the format, thumbnail and subtitle tables for
@@ -487,10 +514,12 @@ def download(
     progress: Progress,
     allowed: tuple[str, ...],
     cookies: Iterable[Cookie] = (),
+    listed_thumbnail: str = "",
 ) -> Downloaded:
     """Downloads one video with its info JSON and thumbnail into `workdir`, with the
     site's logged-in session (`cookies`); the info JSON and the info hold no cookie.
-    Raises RefusedUrl when its URL, or a request of the download, is refused."""
+    When yt-dlp wrote no thumbnail, the info's or else the listing's (`listed_thumbnail`)
+    is fetched. Raises RefusedUrl when its URL, or a request of the download, is refused."""
     _check(url, allowed)
 
     def hook(status: dict[str, Any]) -> None:
@@ -525,6 +554,8 @@ def download(
         with GuardedYoutubeDL(options, allowed, cookies) as ydl:
             info = ydl.extract_info(url, download=True)
             info = without_cookies(ydl.sanitize_info(info))
+            if _thumbnail_file(workdir) is None:
+                _fetch_thumbnail(ydl, workdir, [str(info.get("thumbnail") or ""), listed_thumbnail])
     except DownloadCancelled:
         raise
     except TooLarge:
@@ -544,13 +575,36 @@ def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
     path = Path(requested[0]["filepath"]) if requested and requested[0].get("filepath") else None
     if path is None or not path.is_file():
         raise YtdlpError("yt-dlp finished without a video file")
-    thumbnails = [p for p in workdir.iterdir() if p.stem == VIDEO_STEM and p.suffix in THUMBNAIL_SUFFIXES]
     info_json = workdir / f"{VIDEO_STEM}.info.json"
     if info_json.is_file():
         # yt-dlp writes the request's cookies into it: they never reach a Video Service.
         written = json.loads(info_json.read_bytes())
         info_json.write_text(json.dumps(without_cookies(written), ensure_ascii=False))
-    return Downloaded(info, path, info_json, thumbnails[0] if thumbnails else None)
+    return Downloaded(info, path, info_json, _thumbnail_file(workdir))
+
+
+def _thumbnail_file(workdir: Path) -> Path | None:
+    return next(
+        (p for p in workdir.iterdir() if p.stem == VIDEO_STEM and p.suffix in THUMBNAIL_SUFFIXES), None
+    )
+
+
+def _fetch_thumbnail(ydl: GuardedYoutubeDL, workdir: Path, urls: list[str]) -> None:
+    """The first of `urls` that gives an image of at most MAX_THUMBNAIL bytes, written as
+    video.<ext>. Through yt-dlp's checked requests (the allow-list, the site's cookies);
+    a thumbnail is optional, so a failure only moves on to the next URL."""
+    for url in dict.fromkeys(u for u in urls if u):
+        try:
+            with ydl.urlopen(url) as response:
+                data = response.read(MAX_THUMBNAIL + 1)
+        except DownloadCancelled:
+            raise
+        except Exception as error:
+            log.debug("thumbnail %s: %s", url, error)
+            continue
+        if len(data) <= MAX_THUMBNAIL and (suffix := image_suffix(data[:12])) is not None:
+            (workdir / f"{VIDEO_STEM}{suffix}").write_bytes(data)
+            return
 
 
 def without_cookies(info: Any) -> Any:
