@@ -242,9 +242,18 @@ def _downloads(r: pb.ListDownloadsResponse) -> str:
         return f"{d.instance} ({state})" if state and state != "alive" else d.instance
 
     return table(
-        ["VIDEO", "STATUS", "PROGRESS", "ATTEMPTS", "INSTANCE", "WEBSITE", "FOREIGN ID"],
+        ["VIDEO", "STATUS", "PROGRESS", "ATTEMPTS", "INSTANCE", "WEBSITE", "FOREIGN ID", "CATEGORY"],
         [
-            [d.video_id, status_name(d.status), progress(d), d.attempts, instance(d), d.website, d.foreign_id]
+            [
+                d.video_id,
+                status_name(d.status),
+                progress(d),
+                d.attempts,
+                instance(d),
+                d.website,
+                d.foreign_id,
+                d.category,
+            ]
             for d in r.downloads
         ],
     )
@@ -285,7 +294,10 @@ def _stats(r: pb.GetStatsResponse) -> str:
 def _videos(r: pb.ListUnapprovedVideosResponse) -> str:
     if not r.videos:
         return "no videos wait for approval"
-    return table(["VIDEO", "WEBSITE", "TITLE", "URL"], [[v.id, v.website, v.title, v.url] for v in r.videos])
+    return table(
+        ["VIDEO", "WEBSITE", "CATEGORY", "TITLE", "URL"],
+        [[v.id, v.website, v.category, v.title, v.url] for v in r.videos],
+    )
 
 
 def _video(r: pb.ApproveVideoResponse | pb.RejectVideoResponse) -> str:

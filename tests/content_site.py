@@ -94,6 +94,7 @@ class Video:
     path: str
     thumbnail_url: str
     mime_type: str = "video/mp4"
+    tags: tuple[str, ...] = ()  # the item's <category> elements
     stream_directory: Path | None = None  # a stream's files (add_stream)
 
 
@@ -162,6 +163,7 @@ class ContentSite(ThreadingHTTPServer):
         title: str | None = None,
         published: datetime | None = None,
         description: str | None = None,
+        tags: tuple[str, ...] = (),
     ) -> Video:
         """Add (or replace) a video. Its default pubDate is EPOCH plus one minute per video
         added before it, so videos added in order are oldest first."""
@@ -176,6 +178,7 @@ class ContentSite(ThreadingHTTPServer):
                 url=f"{self.url}/videos/{quoted}.mp4",
                 path=f"/videos/{quoted}.mp4",
                 thumbnail_url=f"{self.url}/thumbs/{quoted}.jpg",
+                tags=tuple(tags),
             )
             self._videos[video_id] = video
         return video
@@ -331,6 +334,7 @@ class ContentSite(ThreadingHTTPServer):
                 extra += f"\n      <media:thumbnail url={quoteattr(v.thumbnail_url)}/>"
             if thumbnails in ("itunes", "both"):
                 extra += f"\n      <itunes:image href={quoteattr(v.thumbnail_url)}/>"
+            extra += "".join(f"\n      <category>{escape(tag)}</category>" for tag in v.tags)
             items.append(
                 f"""    <item>
       <title>{escape(v.title)}</title>

@@ -73,6 +73,7 @@ def download(row: store.Download) -> pb.Download:
         instance=row.instance,
         attempts=row.attempts,
         instance_state=_INSTANCE_STATES[row.instance_state],
+        category=row.category,
     )
 
 
@@ -85,6 +86,7 @@ def video(row: store.Video) -> pb.Video:
         title=row.title,
         status=STATUSES[row.status],
         approval=_APPROVAL[row.approval],
+        category=row.category,
     )
 
 

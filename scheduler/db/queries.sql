@@ -93,7 +93,8 @@ SELECT count(*) FROM retried;
 -- name: list_downloads
 -- With the state of the instance holding each lease (alive, dead, stopped; '' unregistered).
 SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
-       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state
+       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state,
+       v.content_category
 FROM videos v
 LEFT JOIN instances i ON i.id = v.lease_owner
 WHERE v.status IN ('queued', 'downloading', 'uploading')
@@ -102,7 +103,8 @@ LIMIT $1;
 
 -- name: downloads_by_id
 SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
-       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state
+       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state,
+       v.content_category
 FROM videos v
 LEFT JOIN instances i ON i.id = v.lease_owner
 WHERE v.id = ANY($1::bigint[])
@@ -121,19 +123,19 @@ WITH requested AS (
 SELECT id, pg_notify('scheduler_cancel', id || ':' || $2) FROM requested;
 
 -- name: list_unapproved_videos
--- $1 NULL lists every category's unreviewed videos.
-SELECT v.id, v.website, v.foreign_id, v.url, v.title, v.status::text, v.approval::text
+-- $1 NULL lists every category's unreviewed videos; oldest first, or newest first ($3).
+SELECT v.id, v.website, v.foreign_id, v.url, v.title, v.status::text, v.approval::text, v.content_category
 FROM videos v
 WHERE v.approval = 'unreviewed' AND v.status = 'pending'
   AND ($1::bigint IS NULL
        OR EXISTS (SELECT FROM category_videos cv WHERE cv.video_id = v.id AND cv.category_id = $1))
-ORDER BY v.id
+ORDER BY CASE WHEN $3 THEN -v.id ELSE v.id END
 LIMIT $2;
 
 -- name: set_approval
 UPDATE videos SET approval = $2::approval_state, updated_at = now()
 WHERE id = $1
-RETURNING id, website, foreign_id, url, title, status::text, approval::text;
+RETURNING id, website, foreign_id, url, title, status::text, approval::text, content_category;
 
 -- name: list_inference_categories
 SELECT id, tag, category FROM inference_categories ORDER BY lower(tag);
@@ -223,11 +225,15 @@ WITH category AS MATERIALIZED (
     WHERE id = $1 AND $7 AND EXISTS (SELECT FROM fresh)
 ), created AS (
     INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id,
-                        claim_class, claim_key)
-    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb, c.subscriber_count, f.position, $1,
+                        claim_class, claim_key, tags, content_category)
+    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb - 'tags', c.subscriber_count, f.position, $1,
            CASE WHEN f.upload_rank IS NULL THEN 1 ELSE 0 END,
-           fair_claim_key(b.base, f.position, f.upload_rank, c.subscriber_count)
-    FROM fresh f CROSS JOIN category c CROSS JOIN base b ORDER BY f.n
+           fair_claim_key(b.base, f.position, f.upload_rank, c.subscriber_count),
+           t.tags, inferred_category(t.tags)
+    FROM fresh f CROSS JOIN category c CROSS JOIN base b
+    CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(
+        coalesce(f.meta::jsonb -> 'tags', '[]'))) AS tags) t
+    ORDER BY f.n
     ON CONFLICT (website, foreign_id) DO NOTHING
     RETURNING id, claim_position
 ), added AS (
@@ -369,6 +375,21 @@ UPDATE videos
 SET status = $3::video_status, bytes_done = $4, bytes_total = $5, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
+
+-- name: classify_video
+-- The video's category from its listed tags, or from $2 (its metadata's) when the listing
+-- gave none; returns it.
+UPDATE videos
+SET tags = CASE WHEN cardinality(tags) = 0 THEN $2::text[] ELSE tags END,
+    content_category = inferred_category(CASE WHEN cardinality(tags) = 0 THEN $2::text[] ELSE tags END)
+WHERE id = $1
+RETURNING content_category;
+
+-- name: reclassify_videos
+-- A new rule for tag $1: the videos not yet delivered that carry it follow the rules again.
+UPDATE videos SET content_category = inferred_category(tags), updated_at = now()
+WHERE status <> 'done' AND lower($1) IN (SELECT lower(t) FROM unnest(tags) AS t)
+  AND content_category IS DISTINCT FROM inferred_category(tags);
 
 -- name: finish_video
 UPDATE videos

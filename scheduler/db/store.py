@@ -82,6 +82,7 @@ class Download:
     instance: str
     attempts: int
     instance_state: str  # alive, dead or stopped; '' when the instance never registered
+    category: str  # the content category (inference rules)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Video:
     title: str
     status: str
     approval: str
+    category: str  # the content category (inference rules)
 
 
 @dataclass(frozen=True)
@@ -333,11 +335,13 @@ class Store:
             row = await conn.fetchrow(Q["request_cancel"], video_id, "failed" if to_failed else "pending")
         return row is not None
 
-    async def list_unapproved_videos(self, category_id: int | None, limit: int) -> list[Video]:
+    async def list_unapproved_videos(
+        self, category_id: int | None, limit: int, newest_first: bool = False
+    ) -> list[Video]:
         async with self._pool.acquire() as conn:
             if category_id is not None:
                 await self._require_category(conn, category_id)
-            rows = await conn.fetch(Q["list_unapproved_videos"], category_id, limit)
+            rows = await conn.fetch(Q["list_unapproved_videos"], category_id, limit, newest_first)
         return [_video(r) for r in rows]
 
     async def set_approval(self, video_id: int, approval: str) -> Video:
@@ -357,8 +361,11 @@ class Store:
         return [InferenceCategory(r["id"], r["tag"], r["category"]) for r in rows]
 
     async def add_inference_category(self, tag: str, category: str) -> tuple[InferenceCategory, bool]:
-        async with self._pool.acquire() as conn:
+        """Adds (or changes) a rule, and re-classifies the videos not yet delivered that
+        carry its tag, in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(Q["add_inference_category"], tag, category)
+            await conn.execute(Q["reclassify_videos"], tag)
         return InferenceCategory(row["id"], row["tag"], row["category"]), bool(row["created"])
 
     async def list_breakers(self) -> list[Breaker]:
@@ -401,6 +408,7 @@ def _downloads(rows: Any) -> list[Download]:
             instance=r["lease_owner"],
             attempts=r["attempts"],
             instance_state=r["instance_state"],
+            category=r["content_category"],
         )
         for r in rows
     ]
@@ -426,6 +434,7 @@ def _video(row: Any) -> Video:
         title=row["title"],
         status=row["status"],
         approval=row["approval"],
+        category=row["content_category"],
     )
 
 
@@ -449,6 +458,7 @@ class ListedVideo:
     url: str
     title: str
     listed: dict[str, str]  # the entry's own title, description, uploader, thumbnail
+    tags: tuple[str, ...] = ()  # the entry's tags, when the listing carries them
 
 
 @dataclass(frozen=True)
@@ -612,6 +622,11 @@ class PipelineQueries:
             )
         return row is not None
 
+    async def classify_video(self, video: ClaimedVideo, tags: list[str]) -> str:
+        """The video's content category, from its listed tags or else these (its metadata's)."""
+        async with self._pool.acquire() as conn:
+            return str(await conn.fetchval(Q["classify_video"], video.id, tags))
+
     async def finish_video(self, video: ClaimedVideo, video_service_id: str, message: str) -> bool:
         """Done, recorded and told, in one transaction; False if the lease was lost."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -760,7 +775,7 @@ async def _store_entries(conn: Any, category: ClaimedCategory, fresh: list[Liste
         [v.foreign_id for v in fresh],
         [v.url for v in fresh],
         [v.title for v in fresh],
-        [json.dumps(v.listed) for v in fresh],
+        [json.dumps(v.listed | {"tags": list(v.tags)}) for v in fresh],
         backfill,
     )
     new: int = stored["created"]

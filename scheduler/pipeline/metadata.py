@@ -7,17 +7,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scheduler.db.store import ClaimedVideo
-from scheduler.pipeline.sanitize import MAX_TEXT, MAX_TITLE, clean_text
+from scheduler.pipeline.sanitize import MAX_TEXT, MAX_TITLE, clean_tags, clean_text
 from scheduler.video_service.base import VideoMetadata
 
-MAX_TAGS = 100
-MAX_TAG = 100
 
-
-def video_metadata(video: ClaimedVideo, info: dict[str, Any]) -> VideoMetadata:
+def video_metadata(video: ClaimedVideo, info: dict[str, Any], category: str = "General") -> VideoMetadata:
     """From the downloaded video's info, except where that only repeats the video's id
     or file name (yt-dlp's generic extractor does so for feed enclosures) and the
-    listed entry has a real value: a feed item's <title> is the video's title."""
+    listed entry has a real value: a feed item's <title> is the video's title. `category`:
+    its content category (the inference rules)."""
     placeholders = _placeholders(video, info)
 
     def field(key: str) -> str:
@@ -27,7 +25,6 @@ def video_metadata(video: ClaimedVideo, info: dict[str, Any]) -> VideoMetadata:
             return text
         return video.listed.get(key, "") or text
 
-    tags = info.get("tags") or []
     return VideoMetadata(
         website=video.website,
         foreign_id=video.foreign_id,
@@ -36,8 +33,15 @@ def video_metadata(video: ClaimedVideo, info: dict[str, Any]) -> VideoMetadata:
         description=clean_text(field("description"), MAX_TEXT),
         uploader=clean_text(field("uploader"), MAX_TITLE),
         uploader_id=clean_text(str(info.get("uploader_id") or info.get("channel_id") or ""), MAX_TITLE),
-        tags=tuple(clean_text(str(t), MAX_TAG) for t in tags[:MAX_TAGS] if isinstance(t, str | int)),
+        tags=info_tags(info),
+        category=category,
     )
+
+
+def info_tags(info: dict[str, Any]) -> tuple[str, ...]:
+    """The downloaded video's tags, cleaned."""
+    tags = info.get("tags")
+    return clean_tags(tags) if isinstance(tags, list) else ()
 
 
 def _placeholders(video: ClaimedVideo, info: dict[str, Any]) -> set[str]:

@@ -41,7 +41,7 @@ from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
-from scheduler.pipeline.metadata import video_metadata
+from scheduler.pipeline.metadata import info_tags, video_metadata
 from scheduler.pipeline.sites import Outcome, SiteGate
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
@@ -495,7 +495,9 @@ class Pipeline:
             self.metrics.bytes_downloaded.labels(video.website).inc(size)
             with phases.timing("progress"):
                 await aio(self.db.set_progress)(video.id, job.status, size, size)
-            bounded = await trio.to_thread.run_sync(_bounded, video, downloaded)
+            with phases.timing("record"):
+                category = await aio(self.db.classify_video)(video, list(info_tags(downloaded.info)))
+            bounded = await trio.to_thread.run_sync(_bounded, video, downloaded, category)
             with phases.timing("upload"):
                 service_id = await self._video_service.upload(bounded)
             self.metrics.upload_seconds.labels(video.website).observe(phases.durations["upload"])
@@ -636,11 +638,11 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
         raise
 
 
-def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded) -> DownloadedVideo:
+def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded, category: str) -> DownloadedVideo:
     """What goes to the Video Service: clean metadata, a bounded info JSON, a real image or none."""
     thumbnail = downloaded.thumbnail_path
     return DownloadedVideo(
-        metadata=video_metadata(video, downloaded.info),
+        metadata=video_metadata(video, downloaded.info, category),
         video_path=downloaded.video_path,
         info_json_path=sanitize.bounded_info_json(downloaded.info_json_path, downloaded.info),
         thumbnail_path=thumbnail if thumbnail is not None and sanitize.is_image(thumbnail) else None,

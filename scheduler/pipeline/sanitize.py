@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ MAX_TEXT = 10_000
 MAX_URL = 8_192
 MAX_INFO_JSON = 8 * 2**20
 MAX_THUMBNAIL = 5 * 2**20
+MAX_TAGS = 100
+MAX_TAG = 100
 # C0/C1 controls but tab and newline; bidi embeddings, overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _IMAGE_MAGIC = (
@@ -53,8 +56,18 @@ def clean_listed(video: ListedVideo) -> ListedVideo | None:
         return None
     listed = {k: clean_text(v, MAX_TITLE if k == "title" else MAX_TEXT) for k, v in video.listed.items()}
     return replace(
-        video, foreign_id=clean_id(video.foreign_id), title=clean_text(video.title, MAX_TITLE), listed=listed
+        video,
+        foreign_id=clean_id(video.foreign_id),
+        title=clean_text(video.title, MAX_TITLE),
+        listed=listed,
+        tags=clean_tags(video.tags),
     )
+
+
+def clean_tags(tags: Iterable[object]) -> tuple[str, ...]:
+    """At most MAX_TAGS tags, each a cleaned string of at most MAX_TAG characters."""
+    cleaned = (clean_text(str(t), MAX_TAG).strip() for t in tags if isinstance(t, str | int))
+    return tuple(t for t in cleaned if t)[:MAX_TAGS]
 
 
 def is_image(path: Path) -> bool:

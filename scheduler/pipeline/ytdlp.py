@@ -194,8 +194,9 @@ def _ssl_context(
 
 
 class FeedAwareGenericIE(GenericIE):  # type: ignore[misc]
-    """yt-dlp's generic extractor, which reads a feed item's image from <itunes:image>
-    only, reading Media RSS's <media:thumbnail> too (the last resort, as yt-dlp tries it)."""
+    """yt-dlp's generic extractor, reading more of a feed item than yt-dlp does: Media
+    RSS's <media:thumbnail> where there is no <itunes:image>, and the item's <category>
+    elements as its tags (RSS 2.0's way to tag an item; the content categories use them)."""
 
     @classmethod
     def ie_key(cls) -> str:
@@ -210,6 +211,9 @@ class FeedAwareGenericIE(GenericIE):  # type: ignore[misc]
             image = item.find(f"./{{{MEDIA_RSS}}}thumbnail")
             if not entry.get("thumbnail") and image is not None and image.get("url"):
                 entry["thumbnail"] = image.get("url")
+            tags = [c.text.strip() for c in item.findall("./category") if c.text and c.text.strip()]
+            if tags and not entry.get("tags"):
+                entry["tags"] = tags
         return info
 
 
@@ -472,7 +476,11 @@ def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], N
             continue
         seen.add((host, foreign_id))
         listed = {k: str(entry[k]) for k in ("title", "description", "uploader", "thumbnail") if entry.get(k)}
-        videos.append(ListedVideo(host, foreign_id, url, listed.get("title", ""), listed))
+        tags = entry.get("tags")
+        listed_tags = (
+            tuple(str(t) for t in tags if isinstance(t, str | int)) if isinstance(tags, list) else ()
+        )
+        videos.append(ListedVideo(host, foreign_id, url, listed.get("title", ""), listed, listed_tags))
     videos.reverse()
     return Listing(videos, refused)
 

@@ -216,7 +216,7 @@ class ListDownloadsRequest(_message.Message):
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
 class Download(_message.Message):
-    __slots__ = ("video_id", "website", "foreign_id", "url", "status", "bytes_done", "bytes_total", "instance", "attempts", "instance_state")
+    __slots__ = ("video_id", "website", "foreign_id", "url", "status", "bytes_done", "bytes_total", "instance", "attempts", "instance_state", "category")
     VIDEO_ID_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     FOREIGN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -227,6 +227,7 @@ class Download(_message.Message):
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_STATE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
     video_id: int
     website: str
     foreign_id: str
@@ -237,7 +238,8 @@ class Download(_message.Message):
     instance: str
     attempts: int
     instance_state: InstanceState
-    def __init__(self, video_id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., instance: _Optional[str] = ..., attempts: _Optional[int] = ..., instance_state: _Optional[_Union[InstanceState, str]] = ...) -> None: ...
+    category: str
+    def __init__(self, video_id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ..., instance: _Optional[str] = ..., attempts: _Optional[int] = ..., instance_state: _Optional[_Union[InstanceState, str]] = ..., category: _Optional[str] = ...) -> None: ...
 
 class ListDownloadsResponse(_message.Message):
     __slots__ = ("downloads",)
@@ -264,7 +266,7 @@ class CancelDownloadResponse(_message.Message):
     def __init__(self, was_running: _Optional[bool] = ...) -> None: ...
 
 class Video(_message.Message):
-    __slots__ = ("id", "website", "foreign_id", "url", "title", "status", "approval")
+    __slots__ = ("id", "website", "foreign_id", "url", "title", "status", "approval", "category")
     ID_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     FOREIGN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +274,7 @@ class Video(_message.Message):
     TITLE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
     id: int
     website: str
     foreign_id: str
@@ -279,7 +282,8 @@ class Video(_message.Message):
     title: str
     status: VideoStatus
     approval: Approval
-    def __init__(self, id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., approval: _Optional[_Union[Approval, str]] = ...) -> None: ...
+    category: str
+    def __init__(self, id: _Optional[int] = ..., website: _Optional[str] = ..., foreign_id: _Optional[str] = ..., url: _Optional[str] = ..., title: _Optional[str] = ..., status: _Optional[_Union[VideoStatus, str]] = ..., approval: _Optional[_Union[Approval, str]] = ..., category: _Optional[str] = ...) -> None: ...
 
 class ListUnapprovedVideosRequest(_message.Message):
     __slots__ = ("category_id", "limit")

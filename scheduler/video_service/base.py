@@ -26,6 +26,7 @@ class VideoMetadata:
     uploader: str
     uploader_id: str  # info uploader_id, or channel_id where that is empty
     tags: tuple[str, ...]
+    category: str = "General"  # the content category, from the inference rules
 
 
 @dataclass(frozen=True)
