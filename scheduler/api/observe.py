@@ -15,14 +15,22 @@ from grpclib.server import Server
 
 from scheduler.metrics import Metrics
 
+HORAHORA_SERVICE = "proto.Scheduler"
 _started: ContextVar[tuple[str, float] | None] = ContextVar("rpc_started", default=None)
+
+
+def method_label(path: str) -> str:
+    """A method by its name ("ListEvents", "Check"); Horahora's API's by its service too
+    ("proto.Scheduler/ApproveVideo"): it has methods of the same names as scheduler.v1."""
+    service, _, name = path.lstrip("/").rpartition("/")
+    return f"{service}/{name}" if service == HORAHORA_SERVICE else name
 
 
 def install(server: Server, metrics: Metrics) -> None:
     """Call before any other RecvRequest hook (a refusing one stops those after it)."""
 
     async def on_request(event: RecvRequest) -> None:
-        _started.set((event.method_name.rsplit("/", 1)[-1], time.perf_counter()))
+        _started.set((method_label(event.method_name), time.perf_counter()))
 
     async def on_end(event: SendTrailingMetadata) -> None:
         started = _started.get()

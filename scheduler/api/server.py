@@ -15,6 +15,7 @@ from grpclib.reflection.service import ServerReflection
 from grpclib.server import Server
 
 from scheduler.api import observe, security
+from scheduler.api.horahora import HorahoraScheduler
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
 from scheduler.cookies import CookieJars
@@ -66,8 +67,10 @@ async def serve_api(
     says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
     scheduler = SchedulerService(store, settings.sites, changes, cookies, diagnose)
+    horahora = HorahoraScheduler(store, settings.sites.allowed)  # Horahora's API, beside ours
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
-    services = ServerReflection.extend([scheduler, Health({scheduler: [accepting, database]})])
+    checks = [accepting, database]
+    services = ServerReflection.extend([scheduler, horahora, Health({scheduler: checks, horahora: checks})])
     server = Server(services)
     observe.install(server, metrics)  # first: it counts what security refuses too
     security.install(server, settings.grpc)

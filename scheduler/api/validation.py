@@ -23,9 +23,14 @@ _SITES = {pb.NICONICO: Site.NICONICO, pb.YOUTUBE: Site.YOUTUBE, pb.BILIBILI: Sit
 _KINDS = {pb.TAG: Kind.TAG, pb.CHANNEL: Kind.CHANNEL, pb.PLAYLIST: Kind.PLAYLIST}
 
 
+MAX_ID = 2**63 - 1  # the database's bigint (an unsigned field could hold more)
+
+
 def positive_id(value: int, field: str) -> int:
     if value <= 0:
         raise InvalidArgument(field, "must be positive")
+    if value > MAX_ID:
+        raise InvalidArgument(field, f"must be at most {MAX_ID}")
     return value
 
 
@@ -33,7 +38,7 @@ def optional_id(value: int, field: str) -> int | None:
     """0 means "not given"."""
     if value < 0:
         raise InvalidArgument(field, "must not be negative")
-    return value or None
+    return positive_id(value, field) if value else None
 
 
 def limit(value: int, field: str = "limit") -> int:
