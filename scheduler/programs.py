@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+import sysconfig
 from datetime import UTC, date, datetime
 
 import deno
@@ -18,6 +19,9 @@ import imageio_ffmpeg
 import yt_dlp.version
 
 AUTO = "auto"
+# sysconfig builds its variables on first use, and not thread-safely: a second thread may
+# read EXE as None meanwhile (deno.find_deno_bin, yt-dlp's own lookup). Built here, on import.
+sysconfig.get_config_vars()
 
 
 @functools.cache

@@ -42,6 +42,7 @@ from scheduler.findings import Finding
 from scheduler.instances import instance_id, keep_registered, registration
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics, serve_metrics
+from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
@@ -69,6 +70,7 @@ async def run(
     and the workers wait."""
     stopped = trio.Event()
     jars = CookieJars(settings.sites.cookies)  # the files were checked with the settings
+    ytdlp.prepare(settings.downloader)  # before any thread uses yt-dlp
     try:
         async with (
             open_database(settings) as dsn,

@@ -61,13 +61,21 @@ def test_a_huge_info_json_is_replaced_by_its_essentials(tmp_path: Path) -> None:
     path.write_text(json.dumps(info))
     assert path.stat().st_size > sanitize.MAX_INFO_JSON
 
-    bounded = sanitize.bounded_info_json(path, info)
+    bounded = sanitize.delivered_info_json(path, info, "General")
 
     assert bounded != path
-    assert json.loads(bounded.read_text()) == {"id": "v", "title": "T"}
+    assert json.loads(bounded.read_text()) == {"id": "v", "title": "T", "content_category": "General"}
+    # A small one is delivered whole (and, like every one, with the content category).
     small = tmp_path / "small.info.json"
-    small.write_text('{"id": "v"}')
-    assert sanitize.bounded_info_json(small, {"id": "v"}) == small
+    small.write_text(
+        '{"id": "v", "formats": [{"url": "u", "cookies": "s=1", "http_headers": {"Cookie": "s=1"}}]}'
+    )
+    delivered = json.loads(sanitize.delivered_info_json(small, {"id": "v"}, "Music").read_text())
+    assert delivered == {
+        "id": "v",
+        "formats": [{"url": "u", "http_headers": {}}],
+        "content_category": "Music",
+    }
 
 
 async def test_a_hostile_feed_item_is_delivered_safely(

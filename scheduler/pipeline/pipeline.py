@@ -644,7 +644,7 @@ def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded, category: str) -
     return DownloadedVideo(
         metadata=video_metadata(video, downloaded.info, category),
         video_path=downloaded.video_path,
-        info_json_path=sanitize.bounded_info_json(downloaded.info_json_path, downloaded.info),
+        info_json_path=sanitize.delivered_info_json(downloaded.info_json_path, downloaded.info, category),
         thumbnail_path=thumbnail if thumbnail is not None and sanitize.is_image(thumbnail) else None,
     )
 

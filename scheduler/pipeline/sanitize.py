@@ -86,11 +86,33 @@ def image_suffix(head: bytes) -> str | None:
     return ".webp" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
 
 
-def bounded_info_json(path: Path, info: dict[str, Any]) -> Path:
-    """The info JSON as yt-dlp wrote it, or, past MAX_INFO_JSON, a file of its essentials."""
+def delivered_info_json(path: Path, info: dict[str, Any], category: str) -> Path:
+    """The info JSON a Video Service receives, written beside yt-dlp's: yt-dlp's without
+    any cookie, or, past MAX_INFO_JSON, its essentials; with the video's content category
+    (`content_category`, which Horahora's Video Service has no other field for)."""
     if path.is_file() and path.stat().st_size <= MAX_INFO_JSON:
-        return path
-    essentials = {k: info[k] for k in _INFO_ESSENTIALS if k in info}
-    trimmed = path.with_name("info.trimmed.json")
-    trimmed.write_text(json.dumps(essentials, ensure_ascii=False, default=str)[:MAX_INFO_JSON])
-    return trimmed
+        delivered = without_cookies(json.loads(path.read_bytes()))
+    else:
+        delivered = {k: info[k] for k in _INFO_ESSENTIALS if k in info}
+    delivered["content_category"] = category
+    written = path.with_name("info.delivered.json")
+    written.write_text(json.dumps(delivered, ensure_ascii=False, default=str)[:MAX_INFO_JSON])
+    return written
+
+
+def without_cookies(info: Any) -> Any:
+    """yt-dlp's info without the cookies it carries (it writes the request's into its info
+    JSON): every "cookies" field (the info's and each format's) and every Cookie header
+    among "http_headers"."""
+    if isinstance(info, list):
+        return [without_cookies(item) for item in info]
+    if not isinstance(info, dict):
+        return info
+    cleaned = {}
+    for key, value in info.items():
+        if key == "cookies":
+            continue
+        if key == "http_headers" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if str(k).lower() != "cookie"}
+        cleaned[key] = without_cookies(value)
+    return cleaned

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import json
 import logging
 import socket
 import ssl
@@ -49,7 +48,7 @@ from yt_dlp.utils import DownloadCancelled, unsmuggle_url
 
 from scheduler import netguard, programs
 from scheduler.db.store import ListedVideo
-from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix
+from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix, without_cookies
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -251,6 +250,17 @@ def detect_programs(settings: DownloaderSettings) -> Programs:
         ffmpeg = f"ffmpeg {merger._versions['ffmpeg']} at {merger.executable}" if merger.available else None
     js = f"deno {info.version} at {info.path}" if info is not None else None
     return Programs(js, problem, ffmpeg, getattr(yt_dlp_ejs, "version", None) if yt_dlp_ejs else None)
+
+
+def prepare(settings: DownloaderSettings) -> None:
+    """What yt-dlp sets up lazily on first use (its extractor registry) and where the
+    programs it runs are, done once in the calling thread before any worker thread starts:
+    that lazy set-up is not thread-safe (Python's sysconfig read None for EXE under the
+    start's concurrent first calls; one CI run had a process whose every listing then found
+    no extractor), and the first listing, the warm-up and the start's checks would race."""
+    _default_extractors()
+    programs.js_runtime(settings.js_runtime)
+    programs.ffmpeg(settings.ffmpeg)
 
 
 def warm_up() -> None:
@@ -525,7 +535,8 @@ def download(
     listed_thumbnail: str = "",
 ) -> Downloaded:
     """Downloads one video with its info JSON and thumbnail into `workdir`, with the
-    site's logged-in session (`cookies`); the info JSON and the info hold no cookie.
+    site's logged-in session (`cookies`); the info holds no cookie (the info JSON yt-dlp
+    wrote does: it is cleaned on its way out, sanitize.delivered_info_json).
     When yt-dlp wrote no thumbnail, the info's or else the listing's (`listed_thumbnail`)
     is fetched. Raises RefusedUrl when its URL, or a request of the download, is refused."""
     _check(url, allowed)
@@ -583,12 +594,7 @@ def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
     path = Path(requested[0]["filepath"]) if requested and requested[0].get("filepath") else None
     if path is None or not path.is_file():
         raise YtdlpError("yt-dlp finished without a video file")
-    info_json = workdir / f"{VIDEO_STEM}.info.json"
-    if info_json.is_file():
-        # yt-dlp writes the request's cookies into it: they never reach a Video Service.
-        written = json.loads(info_json.read_bytes())
-        info_json.write_text(json.dumps(without_cookies(written), ensure_ascii=False))
-    return Downloaded(info, path, info_json, _thumbnail_file(workdir))
+    return Downloaded(info, path, workdir / f"{VIDEO_STEM}.info.json", _thumbnail_file(workdir))
 
 
 def _thumbnail_file(workdir: Path) -> Path | None:
@@ -613,23 +619,6 @@ def _fetch_thumbnail(ydl: GuardedYoutubeDL, workdir: Path, urls: list[str]) -> N
         if len(data) <= MAX_THUMBNAIL and (suffix := image_suffix(data[:12])) is not None:
             (workdir / f"{VIDEO_STEM}{suffix}").write_bytes(data)
             return
-
-
-def without_cookies(info: Any) -> Any:
-    """The info (yt-dlp's JSON) without the cookies it carries: every "cookies" field (the
-    info's and each format's) and every Cookie header among "http_headers"."""
-    if isinstance(info, list):
-        return [without_cookies(item) for item in info]
-    if not isinstance(info, dict):
-        return info
-    cleaned = {}
-    for key, value in info.items():
-        if key == "cookies":
-            continue
-        if key == "http_headers" and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if str(k).lower() != "cookie"}
-        cleaned[key] = without_cookies(value)
-    return cleaned
 
 
 def _one_line(error: BaseException) -> str:
