@@ -242,7 +242,13 @@ async def test_horahoras_back_end_drives_the_whole_workflow(
             "INVALID_ARGUMENT",
             "DownloadID: must be positive",
         ),
-        ("listArchivalEvents", "listArchivalEventsRequest", {"DownloadID": 999}, "NOT_FOUND", None),
+        (
+            "listArchivalEvents",
+            "listArchivalEventsRequest",
+            {"DownloadID": 999},
+            "NOT_FOUND",
+            "DownloadID: no category 999",
+        ),
         (
             "deleteArchivalRequest",
             "deletionRequest",
@@ -264,7 +270,14 @@ async def test_horahoras_back_end_drives_the_whole_workflow(
             "INVALID_ARGUMENT",
             "VideoID: must be a video id (a positive integer), got 'abc'",
         ),
-        ("UnapproveVideo", "ApproveVideoReq", {"VideoID": "999999"}, "NOT_FOUND", None),
+        ("UnapproveVideo", "ApproveVideoReq", {"VideoID": "999999"}, "NOT_FOUND", "VideoID: no video 999999"),
+        (
+            "deleteArchivalRequest",
+            "deletionRequest",
+            {"downloadID": 999, "userID": 1},
+            "NOT_FOUND",
+            "downloadID: user 1 does not subscribe to category 999",
+        ),
         (
             "AddInferenceCategory",
             "InferenceEntry",

@@ -5,13 +5,16 @@ Horahora's messages. Nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from grpclib.server import Stream
 
 from scheduler.api import convert, validation
 from scheduler.api.errors import unary
 from scheduler.categories import from_url
 from scheduler.db.store import Store
-from scheduler.errors import InvalidArgument
+from scheduler.errors import InvalidArgument, NotFound, PermissionDenied
 from scheduler.horahora import scheduler_pb2 as hh
 from scheduler.horahora.scheduler_grpc import SchedulerBase
 
@@ -77,7 +80,8 @@ class HorahoraScheduler(SchedulerBase):
             category_id = None
         else:
             category_id = validation.positive_id(request.DownloadID, "DownloadID")
-        rows = await self._store.list_events(category_id, HORAHORA_LIST_LIMIT)
+        with _named(category_id="DownloadID"):
+            rows = await self._store.list_events(category_id, HORAHORA_LIST_LIMIT)
         events = [
             hh.archivalEvent(
                 video_url=r.video_url,
@@ -95,7 +99,8 @@ class HorahoraScheduler(SchedulerBase):
     async def _delete_archival_request(self, request: hh.deletionRequest) -> hh.Empty:
         user_id = validation.positive_id(request.userID, "userID")
         category_id = validation.positive_id(request.downloadID, "downloadID")
-        await self._store.unsubscribe(user_id, category_id)
+        with _named(category_id="downloadID", user_id="userID"):
+            await self._store.unsubscribe(user_id, category_id)
         return hh.Empty()
 
     async def retryArchivalRequestDownloadss(self, stream: Stream[hh.retryRequest, hh.Empty]) -> None:
@@ -104,7 +109,8 @@ class HorahoraScheduler(SchedulerBase):
     async def _retry_archival_request(self, request: hh.retryRequest) -> hh.Empty:
         user_id = validation.positive_id(request.userID, "userID")
         category_id = validation.positive_id(request.downloadID, "downloadID")
-        await self._store.retry_failed(user_id, category_id, None)
+        with _named(category_id="downloadID", user_id="userID"):
+            await self._store.retry_failed(user_id, category_id, None)
         return hh.Empty()
 
     async def getDownloadsInProgress(
@@ -133,14 +139,16 @@ class HorahoraScheduler(SchedulerBase):
         await unary(stream, self._approve_video)
 
     async def _approve_video(self, request: hh.ApproveVideoReq) -> hh.Empty:
-        await self._store.set_approval(_video_id(request.VideoID), "approved")
+        with _named(video_id="VideoID"):
+            await self._store.set_approval(_video_id(request.VideoID), "approved")
         return hh.Empty()
 
     async def UnapproveVideo(self, stream: Stream[hh.ApproveVideoReq, hh.Empty]) -> None:
         await unary(stream, self._unapprove_video)
 
     async def _unapprove_video(self, request: hh.ApproveVideoReq) -> hh.Empty:
-        await self._store.set_approval(_video_id(request.VideoID), "rejected")
+        with _named(video_id="VideoID"):
+            await self._store.set_approval(_video_id(request.VideoID), "rejected")
         return hh.Empty()
 
     async def GetInferenceCategories(self, stream: Stream[hh.Empty, hh.InferenceList]) -> None:
@@ -158,6 +166,19 @@ class HorahoraScheduler(SchedulerBase):
         category = validation.name(request.Category, "Category")
         await self._store.add_inference_category(tag, category)
         return hh.Empty()
+
+
+@contextmanager
+def _named(**names: str) -> Iterator[None]:
+    """The store's errors name scheduler.v1's fields ("video_id: no video 5"); Horahora's
+    client is told its own field names ("VideoID: no video 5")."""
+    try:
+        yield
+    except (NotFound, PermissionDenied) as error:
+        field, separator, problem = str(error).partition(": ")
+        if not separator or field not in names:
+            raise
+        raise type(error)(f"{names[field]}: {problem}") from None
 
 
 def _video_id(text: str) -> int:
