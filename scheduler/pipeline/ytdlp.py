@@ -192,6 +192,9 @@ def _ssl_context(
     return context
 
 
+MEDIA_RSS = "http://search.yahoo.com/mrss/"
+
+
 class FeedAwareGenericIE(GenericIE):  # type: ignore[misc]
     """yt-dlp's generic extractor, reading more of a feed item than yt-dlp does: Media
     RSS's <media:thumbnail> where there is no <itunes:image>, and the item's <category>
@@ -214,9 +217,6 @@ class FeedAwareGenericIE(GenericIE):  # type: ignore[misc]
             if tags and not entry.get("tags"):
                 entry["tags"] = tags
         return info
-
-
-MEDIA_RSS = "http://search.yahoo.com/mrss/"
 
 
 @functools.cache
