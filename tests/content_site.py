@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import json
 import re
 import threading
 import time
@@ -96,6 +97,7 @@ class Video:
     mime_type: str = "video/mp4"
     tags: tuple[str, ...] = ()  # the item's <category> elements
     stream_directory: Path | None = None  # a stream's files (add_stream)
+    page: bool = False  # the feed encloses its page, which carries its tags (add_page_video)
 
 
 @dataclass
@@ -182,6 +184,38 @@ class ContentSite(ThreadingHTTPServer):
             )
             self._videos[video_id] = video
         return video
+
+    def add_page_video(self, video_id: str, tags: tuple[str, ...], title: str | None = None) -> Video:
+        """Add a video whose feed item encloses its page (as a site's video page): JSON-LD
+        with its title, tags (`keywords`) and file; the feed itself names no tags."""
+        quoted = urllib.parse.quote(video_id, safe="")
+        video = replace(
+            self.add_video(video_id, title=title, tags=tags),
+            url=f"{self.url}/pages/{quoted}.html",
+            path=f"/pages/{quoted}.html",
+            mime_type="text/html",
+            page=True,
+        )
+        with self._lock:
+            self._videos[video_id] = video
+        return video
+
+    def page_html(self, video_id: str) -> bytes:
+        video = self.video(video_id)
+        quoted = urllib.parse.quote(video_id, safe="")
+        data = {
+            "@context": "https://schema.org",
+            "@type": "VideoObject",
+            "name": video.title,
+            "description": video.description,
+            "keywords": ",".join(video.tags),
+            "uploadDate": video.published.date().isoformat(),
+            "contentUrl": f"{self.url}/videos/{quoted}.mp4",
+        }
+        return (
+            f"<!DOCTYPE html><html><head><title>{escape(video.title)}</title>"
+            f'<script type="application/ld+json">{json.dumps(data)}</script></head><body></body></html>'
+        ).encode()
 
     def add_stream(self, video_id: str, directory: Path, entry: str, title: str | None = None) -> Video:
         """Add a video served as the stream `directory/entry` (master.m3u8 or manifest.mpd)."""
@@ -334,7 +368,8 @@ class ContentSite(ThreadingHTTPServer):
                 extra += f"\n      <media:thumbnail url={quoteattr(v.thumbnail_url)}/>"
             if thumbnails in ("itunes", "both"):
                 extra += f"\n      <itunes:image href={quoteattr(v.thumbnail_url)}/>"
-            extra += "".join(f"\n      <category>{escape(tag)}</category>" for tag in v.tags)
+            if not v.page:
+                extra += "".join(f"\n      <category>{escape(tag)}</category>" for tag in v.tags)
             items.append(
                 f"""    <item>
       <title>{escape(v.title)}</title>
@@ -403,6 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._feed(name, body)
         elif kind == "videos" and dot and ext == "mp4":
             self._video(name, body)
+        elif kind == "pages" and dot and ext == "html" and self.server._lookup_video(name)[0]:
+            self._whole(HTTPStatus.OK, "text/html; charset=utf-8", self.server.page_html(name), body)
         elif kind == "streams":
             self._stream_file(*urllib.parse.unquote(rest).partition("/")[::2], body)
         elif kind == "thumbs" and dot and ext == "jpg" and self.server._lookup_video(name)[0]:

@@ -63,3 +63,36 @@ async def test_a_delivered_videos_category_stays_as_it_was_delivered(
         await api("AddInferenceCategory", pb.AddInferenceCategoryRequest(tag="MAD", category="Music"))
 
     assert await db.value("SELECT content_category FROM videos") == "General"
+
+
+async def test_with_approval_required_an_untagged_listings_videos_get_their_metadata_once(
+    database_url: str, redis_url: str, tmp_path: Path, site: ContentSite, db: Database
+) -> None:
+    site.add_page_video("paged", tags=("MAD", "Touhou"), title="A page with tags")
+    site.add_page_video("bare", tags=())
+    site.add_video("file")  # a plain enclosure: a file, no page to read
+    feed = site.feed("feed", ["paged", "bare", "file"])  # the feed itself names no tags
+    settings = pipeline_settings(database_url, redis_url, tmp_path, approval={"required": True})
+
+    async with serving(settings) as (_, api):
+        await api("AddInferenceCategory", pb.AddInferenceCategoryRequest(tag="touhou", category="Touhou"))
+        await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
+        await wait_for(db, "SELECT count(*) FROM videos WHERE metadata_fetched", 3)
+        await wait_for(db, "SELECT content_category FROM videos WHERE foreign_id = 'paged'", "Touhou")
+        listed = (await api("ListUnapprovedVideos", pb.ListUnapprovedVideosRequest())).videos
+        await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'pending'", 3)  # nothing downloaded
+
+    assert {v.foreign_id: v.category for v in listed} == {
+        "paged": "Touhou",
+        "bare": "General",
+        "file": "General",
+    }
+    assert await db.value("SELECT tags FROM videos WHERE foreign_id = 'paged'") == ["MAD", "Touhou"]
+    # One request for each page (the metadata), none for the files: nothing was approved.
+    assert [r.status for r in site.requests_for("/pages/paged.html")] == [200]
+    assert [r.status for r in site.requests_for("/pages/bare.html")] == [200]
+    assert site.requests_for("/videos/paged.mp4") == []
+    assert site.requests_for("/videos/file.mp4") == []
+    # The Accept-Language the downloads send.
+    [page] = site.requests_for("/pages/paged.html")
+    assert page.headers["accept-language"] == settings.downloader.accept_language

@@ -385,6 +385,29 @@ SET tags = CASE WHEN cardinality(tags) = 0 THEN $2::text[] ELSE tags END,
 WHERE id = $1
 RETURNING content_category;
 
+-- name: take_untagged_video
+-- One video awaiting approval whose listing gave no tags, not of the websites $1 (busy), to
+-- fetch its metadata: marked as taken in the same statement, so it is fetched at most once.
+UPDATE videos SET metadata_fetched = true
+WHERE id = (
+    SELECT id FROM videos
+    WHERE approval = 'unreviewed' AND status = 'pending' AND NOT metadata_fetched AND cardinality(tags) = 0
+      AND website <> ALL ($1::text[])
+    ORDER BY id LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, website, url;
+
+-- name: give_back_untagged_video
+-- Its site had no room: another pass takes it.
+UPDATE videos SET metadata_fetched = false WHERE id = $1;
+
+-- name: set_fetched_tags
+-- The fetched metadata's tags, and the category they give; returns it.
+UPDATE videos SET tags = $2, content_category = inferred_category($2), updated_at = now()
+WHERE id = $1 AND cardinality(tags) = 0
+RETURNING content_category;
+
 -- name: reclassify_videos
 -- A new rule for tag $1: the videos not yet delivered that carry it follow the rules again.
 UPDATE videos SET content_category = inferred_category(tags), updated_at = now()

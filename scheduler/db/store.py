@@ -482,6 +482,15 @@ class ClaimedVideo:
     disable_download_cache: bool
 
 
+@dataclass(frozen=True)
+class UntaggedVideo:
+    """A video awaiting approval whose listing gave no tags (tagger.py)."""
+
+    id: int
+    website: str
+    url: str
+
+
 class PipelineQueries:
     """The statements the workers run. `owner` is the instance's id: every change to
     leased work is accepted only from the owner of the lease."""
@@ -621,6 +630,22 @@ class PipelineQueries:
                 Q["set_progress"], video_id, self.owner, status, bytes_done, bytes_total
             )
         return row is not None
+
+    async def take_untagged_video(self, busy_websites: list[str]) -> UntaggedVideo | None:
+        """A video awaiting approval with no tags, taken for its metadata (at most once)."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(Q["take_untagged_video"], busy_websites)
+        return UntaggedVideo(row["id"], row["website"], row["url"]) if row else None
+
+    async def give_back_untagged_video(self, video: UntaggedVideo) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(Q["give_back_untagged_video"], video.id)
+
+    async def set_fetched_tags(self, video: UntaggedVideo, tags: list[str]) -> str | None:
+        """Stores the fetched tags; the category they give (None if it has tags already)."""
+        async with self._pool.acquire() as conn:
+            category = await conn.fetchval(Q["set_fetched_tags"], video.id, tags)
+        return None if category is None else str(category)
 
     async def classify_video(self, video: ClaimedVideo, tags: list[str]) -> str:
         """The video's content category, from its listed tags or else these (its metadata's)."""

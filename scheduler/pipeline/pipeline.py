@@ -43,6 +43,7 @@ from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import info_tags, video_metadata
 from scheduler.pipeline.sites import Outcome, SiteGate
+from scheduler.pipeline.tagger import fetch_tags
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
@@ -199,6 +200,16 @@ class Pipeline:
                     await nursery.start(self._poller, send.clone())
                 for _ in range(self.settings.sync.workers):
                     await nursery.start(self._syncer)
+                if self.settings.approval.required and self.settings.sync.workers:
+                    await nursery.start(
+                        fetch_tags,
+                        self.settings,
+                        self.db,
+                        self._sites,
+                        self._cookies,
+                        self._wakeup,
+                        self.owner,
+                    )
                 task_status.started()
 
     async def _run_downloaders(

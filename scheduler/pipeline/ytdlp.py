@@ -44,11 +44,11 @@ from yt_dlp.networking._helper import make_ssl_context
 from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
-from yt_dlp.utils import DownloadCancelled, unsmuggle_url
+from yt_dlp.utils import KNOWN_EXTENSIONS, DownloadCancelled, determine_ext, unsmuggle_url
 
 from scheduler import netguard, programs
 from scheduler.db.store import ListedVideo
-from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix, without_cookies
+from scheduler.pipeline.sanitize import MAX_THUMBNAIL, clean_tags, image_suffix, without_cookies
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -507,6 +507,30 @@ def _identity(entry: Any, website: str) -> tuple[str, str, str] | None:
 
 def _url_id(url: str) -> str:
     return "url-" + hashlib.sha256(url.encode()).hexdigest()[:32]
+
+
+def names_a_media_file(url: str) -> bool:
+    """Whether the URL names a media file or stream (by yt-dlp's own list of extensions),
+    as a feed's enclosure does: it has no page that could carry tags."""
+    return determine_ext(unsmuggle_url(url, {})[0]) in KNOWN_EXTENSIONS
+
+
+def video_tags(
+    url: str, settings: DownloaderSettings, allowed: tuple[str, ...], cookies: Iterable[Cookie] = ()
+) -> tuple[str, ...]:
+    """The video's tags from its metadata, fetched without downloading it (through the
+    same checks as a download, with the configured Accept-Language). Raises YtdlpError (or
+    RefusedUrl) when yt-dlp cannot read it."""
+    _check(url, allowed)
+    try:
+        with GuardedYoutubeDL(_common_options(settings), allowed, cookies) as ydl:
+            info = ydl.extract_info(url, download=False, process=False)
+    except DownloadCancelled:
+        raise
+    except Exception as error:
+        raise _failure(error) from None
+    tags = info.get("tags") if isinstance(info, dict) else None
+    return clean_tags(tags) if isinstance(tags, list) else ()
 
 
 @dataclass
