@@ -18,6 +18,8 @@ import trio_asyncio
 from grpc_tools import protoc
 from grpclib import GRPCError, Status
 from grpclib.client import Channel
+from grpclib.health.v1.health_grpc import HealthStub
+from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpclib.reflection.v1.reflection_grpc import ServerReflectionStub
 from grpclib.reflection.v1.reflection_pb2 import ServerReflectionRequest
 
@@ -117,6 +119,11 @@ async def test_horahoras_back_end_drives_the_whole_workflow(
         )
         assert (rule, subscribed, again) == ({}, {}, {})
         assert listed_rules == {"Entries": [{"Tag": "MAD", "Category": "Music"}]}
+        ours_rules = (
+            await api("ListInferenceCategories", pb.ListInferenceCategoriesRequest())
+        ).inference_categories
+        newest_first = sorted(ours_rules, key=lambda r: r.id, reverse=True)
+        assert listed_rules["Entries"] == [{"Tag": r.tag, "Category": r.category} for r in newest_first]
         await wait_for(db, "SELECT count(*) FROM videos", 4)
         category_id = await db.value("SELECT id FROM categories")
         ids = {r["foreign_id"]: r["id"] for r in await db.fetch("SELECT id, foreign_id FROM videos")}
@@ -308,7 +315,7 @@ async def test_bad_input_gets_the_same_statuses_and_writes_nothing(
     assert await db.counts() == before
 
 
-async def test_reflection_lists_both_services(api: Api) -> None:
+async def test_reflection_lists_both_services_and_health_answers_for_both(api: Api) -> None:
     channel = Channel("127.0.0.1", api.port)
     try:
         stub = ServerReflectionStub(channel)
@@ -321,9 +328,17 @@ async def test_reflection_lists_both_services(api: Api) -> None:
             return sorted(s.name for s in response.list_services_response.service)
 
         names = await trio_asyncio.aio_as_trio(services)()
+        health = HealthStub(channel)
+        statuses = [
+            (
+                await trio_asyncio.aio_as_trio(health.Check)(HealthCheckRequest(service=name), timeout=10)
+            ).status
+            for name in ("scheduler.v1.Scheduler", "proto.Scheduler")
+        ]
     finally:
         channel.close()
     assert {"scheduler.v1.Scheduler", "proto.Scheduler"} <= set(names)
+    assert statuses == [HealthCheckResponse.SERVING] * 2
 
 
 async def test_the_horahora_api_needs_the_same_token_and_is_counted_by_its_own_name(
