@@ -47,6 +47,23 @@ def test_a_listing_is_handed_over_in_doubling_pages_newest_first(site: ContentSi
     assert ids(ytdlp.list_category(site.feed_url("f"), "127.0.0.1", settings, ("127.0.0.1",))) == VIDEOS
 
 
+def test_a_video_listed_twice_is_handed_over_once_across_pages(site: ContentSite) -> None:
+    for name in VIDEOS:
+        site.add_video(name, size=1_000)
+    pages: list[ytdlp.Listing] = []
+    settings = from_overrides({}).downloader
+    # v03 again as the newest item: its older place is on another page.
+    feed = site.feed("twice", [*VIDEOS, "v03"])
+
+    rest = ytdlp.list_category(
+        feed, "127.0.0.1", settings, ("127.0.0.1",), on_page=pages.append, page_entries=5
+    )
+
+    listed = [*(i for p in pages for i in ids(p)), *ids(rest)]
+    assert sorted(listed) == VIDEOS  # each once: where it is listed first, the newest place
+    assert ids(pages[0])[-1] == "v03"
+
+
 def test_a_page_that_cannot_be_stored_ends_the_listing_with_its_error(site: ContentSite) -> None:
     for name in VIDEOS:
         site.add_video(name, size=1_000)

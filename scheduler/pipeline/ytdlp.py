@@ -20,7 +20,7 @@ import logging
 import socket
 import ssl
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import Cookie
 from pathlib import Path
@@ -368,34 +368,17 @@ class Listing:
 KNOWN_RUN = 5
 
 
-class _StopListing(DownloadCancelled):  # type: ignore[misc]
-    """Raised from the listing's entry hook to stop yt-dlp: with `error` None, the entries
-    read so far are all it needs; else the listing ends with that error (a page's store
+class _PageNotStored(Exception):
+    """Raised when handing a page over failed: the listing ends with `error` (a page's store
     failed, or the lease was lost)."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: Exception) -> None:
         super().__init__()
         self.error = error
 
 
-class _ListingYoutubeDL(GuardedYoutubeDL):
-    """Calls `on_entry` with each playlist entry as yt-dlp reads it (lazy_playlist: before it
-    fetches the next page), so a listing can stop early or be stored as it goes."""
-
-    def __init__(
-        self,
-        params: dict[str, Any],
-        allowed: tuple[str, ...],
-        on_entry: Callable[[Any], None],
-        cookies: Iterable[Cookie],
-    ) -> None:
-        self._on_entry = on_entry
-        super().__init__(params | {"lazy_playlist": True}, allowed, cookies)
-
-    def _match_entry(self, info_dict: Any, incomplete: bool = False, silent: bool = False) -> Any:
-        if incomplete and "playlist_autonumber" in info_dict:  # an entry, not the playlist
-            self._on_entry(info_dict)
-        return super()._match_entry(info_dict, incomplete, silent)
+# Listings nest (a channel's tabs, a URL that leads to a playlist) only so deep.
+MAX_NESTING = 5
 
 
 def list_category(
@@ -413,56 +396,86 @@ def list_category(
     the entries refused. `first` > 0 reads only that many entries from the top (the newest);
     `known` (the category's newest (website, foreign id) pairs) stops the listing after a
     run of KNOWN_RUN of them. With `on_page`, the listing is handed over in pages while
-    yt-dlp reads it, newest page first: the first `page_entries` entries, then twice as
-    many, and so on; the entries after the last full page are returned. An exception from
+    it is read, newest page first: the first `page_entries` entries, then twice as many,
+    and so on; the entries after the last full page are returned. An exception from
     `on_page` ends the listing with it. `cookies`: the site's logged-in session. Raises
-    RefusedUrl when the category's URL, or a request of the listing, is refused."""
+    RefusedUrl when the category's URL, or a request of the listing, is refused.
+
+    Linear in the listing's length, and holding one page of entries at a time: the
+    extractor's entries are iterated as it yields them (`_entries`), not through yt-dlp's
+    playlist processing, whose duplicate check compares each entry with every one before
+    it (docs/performance.md); a duplicate is dropped here by its identity, in O(1)."""
     _check(url, allowed)
     options = _common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
-    if first:
-        options["playlistend"] = first
     # Entries mostly share a few hosts: resolve each once per listing.
     resolve = functools.lru_cache(maxsize=64)(socket.getaddrinfo)
     check = functools.partial(netguard.check_url, allowed=allowed, resolve=resolve)
-    read: list[Any] = []
-    handed = 0  # entries handed to on_page
+    pending: list[Any] = []  # entries read since the last page was handed over
+    seen: set[tuple[str, str]] = set()  # the listing's identities so far
     page = page_entries
-    in_a_row = 0
-
-    def on_entry(entry: Any) -> None:
-        nonlocal in_a_row, handed, page
-        read.append(dict(entry))
-        if known:
-            identity = _identity(entry, website)
-            in_a_row = in_a_row + 1 if identity and identity[1:] in known else 0
-            if in_a_row >= KNOWN_RUN:
-                raise _StopListing()
-        if on_page is not None and page and len(read) - handed >= page:
-            listing = listed_videos(read[handed:], website, check)
-            handed, page = len(read), page * 2
-            try:
-                on_page(listing)
-            except trio.Cancelled:
-                raise DownloadCancelled() from None  # the Trio side re-raises it (_in_thread)
-            except Exception as error:
-                raise _StopListing(error) from error
-
+    in_a_row = read = 0
     try:
-        with _ListingYoutubeDL(options, allowed, on_entry, cookies) as ydl:
-            info = ydl.extract_info(url, download=False)
-    except _StopListing as stop:
-        if stop.error is not None:
-            raise stop.error from None
-        info = {"_type": "playlist"}
-    except DownloadCancelled:
+        with GuardedYoutubeDL(options, allowed, cookies) as ydl:
+            for entry in _entries(ydl, url):
+                stop_if_cancelled()
+                identity = _identity(entry, website)
+                if identity is not None:
+                    if identity[1:] in seen:
+                        continue
+                    seen.add(identity[1:])
+                pending.append(dict(entry))
+                read += 1
+                if known:
+                    in_a_row = in_a_row + 1 if identity and identity[1:] in known else 0
+                    if in_a_row >= KNOWN_RUN:
+                        break  # what follows is older, and known
+                if first and read >= first:
+                    break
+                if on_page is not None and page and len(pending) >= page:
+                    listing, pending, page = listed_videos(pending, website, check), [], page * 2
+                    try:
+                        on_page(listing)
+                    except trio.Cancelled:
+                        raise DownloadCancelled() from None  # the Trio side re-raises it (_in_thread)
+                    except Exception as error:
+                        raise _PageNotStored(error) from error
+    except _PageNotStored as failed:
+        raise failed.error from None
+    except (DownloadCancelled, RefusedUrl):
         raise
     except Exception as error:  # yt-dlp raises many kinds; all mean "this listing failed"
         raise _failure(error) from None
-    if not isinstance(info, dict):
+    return listed_videos(pending, website, check)
+
+
+def _entries(ydl: GuardedYoutubeDL, url: str) -> Iterator[dict[str, Any]]:
+    """The listing's entries as the extractors yield them: a URL result that leads elsewhere
+    is followed, a playlist's entries (and those of the playlists it holds, such as a
+    channel's tabs) are yielded in order, each as it is read (the extractor fetches its next
+    page when asked for the next entry); a single video is the one entry."""
+    result = ydl.extract_info(url, download=False, process=False)
+    if not isinstance(result, dict):
         raise YtdlpError("yt-dlp returned nothing")
-    # A playlist's entries are those the hook saw, in yt-dlp's order.
-    entries = read[handed:] if info.get("_type") == "playlist" else [info]
-    return listed_videos(entries, website, check)
+    yield from _flattened(ydl, result, 0)
+
+
+def _flattened(ydl: GuardedYoutubeDL, result: dict[str, Any], depth: int) -> Iterator[dict[str, Any]]:
+    if depth > MAX_NESTING:
+        raise YtdlpError(f"the listing nests more than {MAX_NESTING} deep")
+    kind = result.get("_type", "video")
+    if kind in ("url", "url_transparent"):  # a listing that leads elsewhere (never a playlist's entry)
+        followed = ydl.extract_info(result["url"], download=False, process=False, ie_key=result.get("ie_key"))
+        if not isinstance(followed, dict):
+            raise YtdlpError("yt-dlp returned nothing")
+        yield from _flattened(ydl, followed, depth + 1)
+    elif kind in ("playlist", "multi_video"):
+        for entry in result.get("entries") or ():
+            if isinstance(entry, dict) and entry.get("_type") in ("playlist", "multi_video"):
+                yield from _flattened(ydl, entry, depth + 1)
+            elif isinstance(entry, dict):
+                yield entry
+    else:
+        yield result
 
 
 def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], None]) -> Listing:
