@@ -51,14 +51,24 @@ class SiteCookies:
         """The nearest expiry (Unix time) of a cookie that has one; None if all are session cookies."""
         return min((float(c.expires) for c in self.cookies if c.expires is not None), default=None)
 
-    def expiry_problem(self, now: float) -> str | None:
-        """What to tell the operator when the cookies have expired or expire within 7 days."""
+    def expiry(self, now: float) -> str | None:
+        """ "expired", "within 7 days", or None when the cookies last longer (or the session)."""
         expires = self.expires_at
         if expires is None or expires - now > EXPIRY_WARNING_S:
             return None
-        day = time.strftime("%Y-%m-%d", time.gmtime(expires))
-        when = f"expired on {day}" if expires <= now else f"expire on {day}"
-        return f"site {self.pattern}: cookies in {self.path} {when}: export them again"
+        return "expired" if expires <= now else "within 7 days"
+
+    def expiry_problem(self, now: float) -> str | None:
+        """What to tell the operator when the cookies have expired or expire within 7 days."""
+        if (expiry := self.expiry(now)) is None or self.expires_at is None:
+            return None
+        when = "expired on" if expiry == "expired" else "expire on"
+        return f"site {self.pattern}: cookies in {self.path} {when} {day(self.expires_at)}: export them again"
+
+
+def day(moment: float) -> str:
+    """A Unix time's day, in UTC (2026-12-03)."""
+    return time.strftime("%Y-%m-%d", time.gmtime(moment))
 
 
 def parse(text: str, source: str) -> list[http.cookiejar.Cookie]:
@@ -130,10 +140,11 @@ class CookieJars:
 
     def for_website(self, website: str) -> tuple[http.cookiejar.Cookie, ...]:
         """The cookies a download or listing of this website gets (its pattern's), or none."""
-        pattern = matching_pattern(website, self.sites)
+        pattern = self.pattern_of(website)
         return self.sites[pattern].cookies if pattern else ()
 
     def pattern_of(self, website: str) -> str | None:
+        """The SCHEDULER_SITES__COOKIES key that covers the website, if any."""
         return matching_pattern(website, self.sites)
 
     def reload(self) -> list[str]:

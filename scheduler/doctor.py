@@ -22,7 +22,7 @@ import trio
 import trio_asyncio
 import yt_dlp.version
 
-from scheduler.cookies import CookieJars
+from scheduler.cookies import CookieJars, day
 from scheduler.findings import Finding
 from scheduler.pipeline import ytdlp
 from scheduler.programs import release_age_days
@@ -85,26 +85,14 @@ def program_findings(programs: ytdlp.Programs) -> list[Finding]:
 def cookie_findings(jars: CookieJars, now: float) -> list[Finding]:
     findings = []
     for pattern, site in jars.sites.items():
-        expires = site.expires_at
-        until = "session cookies" if expires is None else f"nearest expiry {_day(expires)}"
+        until = "session cookies" if site.expires_at is None else f"nearest expiry {day(site.expires_at)}"
         detail = f"{site.path}: {len(site.cookies)} cookies for {', '.join(site.domains)}, {until}"
-        if site.expiry_problem(now) is None:
+        if (expiry := site.expiry(now)) is None:
             findings.append(Finding(f"cookies {pattern}", True, detail))
         else:
-            expired = expires is not None and expires <= now
-            findings.append(
-                Finding(
-                    f"cookies {pattern}",
-                    False,
-                    f"{detail} ({'expired' if expired else 'within 7 days'})",
-                    "export them again (docs/operations.md#exporting-cookies)",
-                )
-            )
+            fix = "export them again (docs/operations.md#exporting-cookies)"
+            findings.append(Finding(f"cookies {pattern}", False, f"{detail} ({expiry})", fix))
     return findings
-
-
-def _day(moment: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(moment))
 
 
 async def _probe(check: str, probe: Callable[[], Awaitable[object]], fix: str, ok: str) -> Finding:
