@@ -23,7 +23,7 @@ from scheduler import embedded
 
 REPORT = DOCS / "performance.md"
 # In the order; each is benchmarks/<name>.py with run(env) -> Result.
-BENCHMARKS = ["claims", "dispatch", "delivery", "memory", "api_load", "sync", "scaleout"]
+BENCHMARKS = ["claims", "dispatch", "delivery", "memory", "api_load", "sync", "listing", "scaleout", "queues"]
 
 
 def _given_or_embedded(variable: str, start: Callable[[Path], Any], work: Path) -> Iterator[str]:
@@ -55,7 +55,8 @@ def run_benchmarks(env: Environment, names: list[str]) -> list[Result]:
         print(f"== {name} ({env.scale})", flush=True)
         started = time.perf_counter()
         result: Result = importlib.import_module(f"benchmarks.{name}").run(env)
-        print(f"{result.table()}\n({time.perf_counter() - started:.0f} s)\n", flush=True)
+        notes = f"\n\n{result.notes}" if result.notes else ""
+        print(f"{result.table()}{notes}\n({time.perf_counter() - started:.0f} s)\n", flush=True)
         results.append(result)
     return results
 

@@ -52,8 +52,8 @@ METHODS = ("ScheduleCategory", "ListCategories", "ListDownloads")
 # $1 videos, $2 categories. The big user subscribes to every category, a few other users
 # to some; each video is in one category, every tenth in a second one too. Statuses: 60 %
 # done (with their delivery recorded), 5 % failed, some rejected, a few in flight for
-# another instance; nothing here is due: the categories sync next year and the videos
-# carry no claim order (priority 0), so the pipeline works only on the benchmark's feed.
+# another instance; nothing here is due: the categories sync next year and the pending
+# videos are deferred to next year, so the pipeline works only on the benchmark's feed.
 POPULATE = """
 INSERT INTO categories (url, website, kind, last_synced, next_sync_at, backoff_factor)
 SELECT 'https://bench.test/c/' || n, 'bench.test', 'url', now() - interval '1 hour',
@@ -66,8 +66,10 @@ INSERT INTO subscriptions (user_id, category_id) SELECT 2 + id % 5, id FROM cate
 
 UPDATE categories c SET subscriber_count = (SELECT count(*) FROM subscriptions s WHERE s.category_id = c.id);
 
-INSERT INTO videos (website, foreign_id, url, title, status, approval, lease_owner, lease_expires_at)
-SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n, s.status::video_status,
+INSERT INTO videos (website, foreign_id, url, title, next_attempt_at, deferred, status, approval,
+                    lease_owner, lease_expires_at)
+SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n, now() + interval '1 year',
+       s.status = 'pending', s.status::video_status,
        (CASE WHEN n % 37 = 0 THEN 'rejected' WHEN n % 5 = 0 THEN 'approved' ELSE 'unreviewed' END)
            ::approval_state,
        CASE WHEN s.in_flight THEN 'elsewhere' END,

@@ -45,15 +45,9 @@ INSERT INTO videos (website, foreign_id, url, title)
 SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n
 FROM generate_series(1, $1) AS n;
 
-INSERT INTO category_videos (category_id, video_id, position)
-SELECT 1 + (v.id - 1) % $2, v.id, (v.id - 1) / $2 FROM videos v;
-
--- The claim order the service keeps on every listing (refresh_claim_order), all at once.
-UPDATE videos v
-SET priority = c.subscriber_count, claim_position = cv.position, delivery_category_id = c.id,
-    claim_class = 1, claim_key = fair_claim_key(0, cv.position, NULL, c.subscriber_count)
-FROM category_videos cv JOIN categories c ON c.id = cv.category_id
-WHERE cv.video_id = v.id;
+-- Waiting in their categories' queues, as a listing leaves them (migrations/0013).
+INSERT INTO category_videos (category_id, video_id, position, waiting)
+SELECT 1 + (v.id - 1) % $2, v.id, (v.id - 1) / $2, true FROM videos v;
 ANALYZE;
 """
 

@@ -41,7 +41,7 @@ import asyncpg
 from grpclib.client import Channel
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile
-from scheduler.db.store import ClaimedCategory, ListedVideo, Q, Store
+from scheduler.db.store import ClaimedCategory, ListedVideo, Store
 from scheduler.settings import defaults
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
@@ -185,7 +185,6 @@ async def _arrange(side: Side, site: ContentSite) -> None:
                     sample.category_id,
                     sample.video_id,
                 )
-                await conn.execute(Q["refresh_claim_order"], sample.category_id)
     finally:
         await conn.close()
 

@@ -130,6 +130,7 @@ class Result:
     setup: str  # what was run, at what scale, one or two sentences
     rows: list[Row] = field(default_factory=list)
     charts: list[Path] = field(default_factory=list)
+    notes: str = ""  # markdown shown after the table and the charts (a curve's figures, ...)
 
     def table(self) -> str:
         lines = [
@@ -144,7 +145,8 @@ class Result:
 
     def section(self, command: str, machine: str, date: str) -> str:
         charts = "".join(f"\n\n![{self.title}]({chart.name})" for chart in self.charts)
-        return f"Run: `{command}` on {machine}, {date}. {self.setup}\n\n{self.table()}{charts}"
+        notes = f"\n\n{self.notes}" if self.notes else ""
+        return f"Run: `{command}` on {machine}, {date}. {self.setup}\n\n{self.table()}{charts}{notes}"
 
 
 def ratio(baseline: float, ours: float) -> float:

@@ -54,6 +54,13 @@ INSERT INTO category_videos (category_id, video_id, position)
 SELECT $1, $2, coalesce(max(position) + 1, 0) FROM category_videos WHERE category_id = $1
 ON CONFLICT DO NOTHING
 """
+# ...and then the category's claim order refreshed, reading every video it lists and
+# writing those whose order changed (here: its new ones).
+BASELINE_REFRESH = """
+UPDATE videos v SET delivery_category_id = cv.category_id
+FROM category_videos cv
+WHERE cv.category_id = $1 AND v.id = cv.video_id AND v.delivery_category_id IS DISTINCT FROM cv.category_id
+"""
 
 # Other categories' videos, so that a sync's statements meet a database of some size.
 OTHERS = """
@@ -61,11 +68,8 @@ INSERT INTO categories (url, website, kind, subscriber_count, next_sync_at)
 SELECT 'https://other.test/c/' || n, 'other.test', 'url', 1, 'infinity' FROM generate_series(1, $2) AS n;
 INSERT INTO videos (website, foreign_id, url, title)
 SELECT 'other.test', 'o' || n, 'https://other.test/v/' || n, 'video ' || n FROM generate_series(1, $1) AS n;
-INSERT INTO category_videos (category_id, video_id, position)
-SELECT 1 + (id - 1) % $2, id, (id - 1) / $2 FROM videos;
-UPDATE videos v SET priority = 1, claim_position = cv.position, delivery_category_id = cv.category_id,
-    claim_key = cv.position
-FROM category_videos cv WHERE cv.video_id = v.id;
+INSERT INTO category_videos (category_id, video_id, position, waiting)
+SELECT 1 + (id - 1) % $2, id, (id - 1) / $2, true FROM videos;
 """
 CATEGORY = """
 INSERT INTO categories (url, website, kind, subscriber_count, next_sync_at)
@@ -77,11 +81,11 @@ ROWS_WRITTEN = """
 SELECT (SELECT count(*) FROM videos WHERE xmin::text::bigint > $1)
      + (SELECT count(*) FROM category_videos WHERE xmin::text::bigint > $1)
 """
-# What the syncs left: the category's videos in order, with their claim order; places
+# What the syncs left: the category's videos in order, with their place in its queue; places
 # counted from the category's oldest (ours places a first listing before 0, the baseline after).
 STORED = """
 SELECT v.website, v.foreign_id, v.url, v.title, v.listed, cv.position - min(cv.position) OVER (),
-       v.priority, v.claim_position - min(cv.position) OVER (), v.delivery_category_id, v.status::text
+       cv.waiting, v.delivery_category_id, v.status::text
 FROM category_videos cv JOIN videos v ON v.id = cv.video_id
 WHERE cv.category_id = $1
 ORDER BY cv.position
@@ -188,7 +192,7 @@ class Baseline:
                 )
                 new += await conn.execute(BASELINE_POSITION, category.id, video_id) == "INSERT 0 1"
             if new:
-                await conn.execute(Q["refresh_claim_order"], category.id)
+                await conn.execute(BASELINE_REFRESH, category.id)
             backoff = (MAX_BACKOFF_FACTOR, MIN_BACKOFF_S)
             assert await conn.fetchrow(Q["finish_sync"], category.id, OWNER, new > 0, *backoff) is not None
             await conn.execute(Q["add_event"], category.id, None, f"synced: {len(videos)} listed, {new} new")

@@ -17,8 +17,8 @@ def test_both_sides_store_the_same_videos_in_the_same_places_and_a_resync_writes
     assert stored == outcome.baseline.stored
     assert [row[5] for row in stored] == list(range(510))
     assert [row[1] for row in stored] == [f"v{n:07d}" for n in range(510)]
-    category = stored[0][8]
-    assert all(row[6:9] == (1, row[5], category) for row in stored)  # priority, claim position, category
+    category = stored[0][7]
+    assert all(row[6:8] == (True, category) for row in stored)  # waiting in the category's queue
     # A first store writes a video and a place per entry; a re-sync, per new entry only.
     assert [(s.new, s.rows_written) for s in outcome.baseline.first] == [(500, 1_000)]
     assert [(s.new, s.rows_written) for s in outcome.baseline.resyncs] == [(10, 20)]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import trio
 
-from scheduler.db.store import Q
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Api, Database
 from tests.content_site import ContentSite, content_site
@@ -62,5 +61,4 @@ async def _failed_trickling_video(api: Api, db: Database, site: ContentSite) -> 
     await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=site.feed("feed", ["slow"]), user_id=1))
     video_id = await db.add_video(1, "slow", status="failed")
     await db.value("UPDATE videos SET url = $1 WHERE id = $2", site.video("slow").url, video_id)
-    await db.value(Q["refresh_claim_order"], 1)  # as a listing does: the video joins the claim order
     return video_id

@@ -186,21 +186,14 @@ WHERE NOT EXISTS (
 -- places after its newest, ranked as new uploads, newest first; a first listing's ($7
 -- true: backfill) the places before its oldest, as it is stored page by page, newest
 -- page first (pipeline._sync). The unknown (website, foreign id) pairs become videos (one
--- video whichever categories list it) with their claim order from this category, and
--- take their places. Returns how many, whether the category held entries before, and the
--- entries (1-based) and places of the videos that exist already (other categories list
--- them, or another sync inserted them just now), for add_known_videos. Nothing reads the
--- videos of other categories: the unique index finds the known ones. Locking the category
--- row first orders this after a concurrent subscription change, whose refresh then sees
--- these videos.
---
--- Fair order (migrations/0009): a backfill takes turns from where the queue stands, its
--- base set so that its oldest entry, just stored, is at the head (backfill_head(), read
--- before this statement's own rows); refresh_claim_order then moves its earlier pages'
--- videos after it.
+-- video whichever categories list it) and take their places, waiting to be claimed (the
+-- category's queue follows: migrations/0013). Returns how many, and the entries (1-based)
+-- and places of the videos that exist already (other categories list them, or another
+-- sync inserted them just now), for add_known_videos. Nothing reads the videos of other
+-- categories: the unique index finds the known ones. Locking the category row first
+-- orders this after a concurrent subscription change.
 WITH category AS MATERIALIZED (
-    SELECT subscriber_count, claim_base, backfill_head() AS head,
-           (SELECT min(position) FROM category_videos WHERE category_id = $1) AS oldest,
+    SELECT (SELECT min(position) FROM category_videos WHERE category_id = $1) AS oldest,
            (SELECT max(position) FROM category_videos WHERE category_id = $1) AS newest
     FROM categories WHERE id = $1
     FOR NO KEY UPDATE
@@ -216,60 +209,38 @@ WITH category AS MATERIALIZED (
         SELECT FROM category_videos cv JOIN videos v ON v.id = cv.video_id
         WHERE cv.category_id = $1 AND v.website = l.website AND v.foreign_id = l.foreign_id
     )
-), base AS MATERIALIZED (
-    SELECT CASE WHEN $7 THEN c.head - (SELECT min(position) FROM fresh)::float8 / greatest(c.subscriber_count, 1)
-                ELSE c.claim_base END AS base
-    FROM category c
-), based AS (
-    UPDATE categories SET claim_base = (SELECT base FROM base)
-    WHERE id = $1 AND $7 AND EXISTS (SELECT FROM fresh)
 ), created AS (
-    INSERT INTO videos (website, foreign_id, url, title, listed, priority, claim_position, delivery_category_id,
-                        claim_class, claim_key, tags, content_category)
-    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb - 'tags', c.subscriber_count, f.position, $1,
-           CASE WHEN f.upload_rank IS NULL THEN 1 ELSE 0 END,
-           fair_claim_key(b.base, f.position, f.upload_rank, c.subscriber_count),
-           t.tags, inferred_category(t.tags)
-    FROM fresh f CROSS JOIN category c CROSS JOIN base b
+    INSERT INTO videos (website, foreign_id, url, title, listed, delivery_category_id, tags, content_category)
+    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb - 'tags', $1, t.tags, inferred_category(t.tags)
+    FROM fresh f
     CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(
         coalesce(f.meta::jsonb -> 'tags', '[]'))) AS tags) t
     ORDER BY f.n
     ON CONFLICT (website, foreign_id) DO NOTHING
-    RETURNING id, claim_position
+    RETURNING id, website, foreign_id
 ), added AS (
-    INSERT INTO category_videos (category_id, video_id, position, upload_rank)
-    SELECT $1, c.id, c.claim_position, f.upload_rank
-    FROM created c JOIN fresh f ON f.position = c.claim_position
+    INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
+    SELECT $1, c.id, f.position, f.upload_rank, true
+    FROM created c JOIN fresh f ON f.website = c.website AND f.foreign_id = c.foreign_id
     RETURNING video_id
 )
 SELECT (SELECT count(*) FROM added) AS created,
-       (SELECT oldest IS NOT NULL FROM category) AS had_entries,
        coalesce(array_agg(f.n ORDER BY f.n), '{}') AS known,
        coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions,
        coalesce(array_agg(f.upload_rank ORDER BY f.n), '{}') AS upload_ranks
 FROM fresh f
-WHERE NOT EXISTS (SELECT FROM created c WHERE c.claim_position = f.position);
+WHERE NOT EXISTS (SELECT FROM created c WHERE c.website = f.website AND c.foreign_id = f.foreign_id);
 
 -- name: add_known_videos
 -- Listed videos that exist already into the category, at the places store_listing gave
 -- them (its snapshot may predate a video another sync has just inserted: this one's does
--- not); returns their ids, for refresh_videos_claim_order.
-INSERT INTO category_videos (category_id, video_id, position, upload_rank)
-SELECT $1, v.id, k.position, k.upload_rank
+-- not), waiting if they are pending and not deferred (checked again under lock:
+-- migrations/0013).
+INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
+SELECT $1, v.id, k.position, k.upload_rank, v.status = 'pending' AND NOT v.deferred
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
 JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
 RETURNING video_id;
-
--- name: refresh_videos_claim_order
--- Videos a listing added to one more category: their claim order follows (as in
--- refresh_claim_order, for these videos only).
-UPDATE videos v
-SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id,
-    claim_class = p.claim_class, claim_key = p.claim_key
-FROM video_claim_orders p
-WHERE p.video_id = ANY($1::bigint[]) AND v.id = p.video_id
-  AND (v.priority, v.claim_position, v.delivery_category_id, v.claim_class, v.claim_key)
-      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id, p.claim_class, p.claim_key);
 
 -- name: recheck_delivered
 -- The seed's disabled download cache: delivered videos of the listing go back to pending,
@@ -305,11 +276,27 @@ SET next_sync_at = now() + make_interval(secs => $3), lease_owner = NULL, lease_
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 
+-- name: undefer_due_videos
+-- Videos deferred to a later attempt (fail_attempt, release_video) whose time has come
+-- wait in their categories' queues again (migrations/0013), before a claim; a few at a time.
+UPDATE videos SET deferred = false
+WHERE id IN (
+    SELECT id FROM videos WHERE deferred AND next_attempt_at <= now()
+    ORDER BY next_attempt_at
+    LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+);
+
 -- name: claim_videos
 -- Due videos, with a lease: in-flight ones whose lease expired (their instance died),
--- then pending ones whose next attempt has come, in the fair order (migrations/0009):
--- new uploads first, newest first; then backfill, categories interleaved by subscribers,
--- each oldest first (videos_fair_order). SKIP LOCKED: claimers never queue.
+-- then pending ones whose next attempt has come, in the fair order (migrations/0013): new
+-- uploads first, then backfill; within a lane, the k-th due video of a category whose
+-- pass is p and weight w takes its turn at p + (k - 1) / w, a tie going to the older
+-- video. The categories are read in pass order, each for at most $3 of its due videos,
+-- until $3 x $3 are found: the first $3 categories that have due work hold the $3 earliest
+-- turns. A video several categories list goes with the one whose turn is next (the least
+-- pass; on a tie, more subscribers): its delivery is recorded there, and the claim's
+-- trigger moves that category on by a turn. SKIP LOCKED: claimers never queue on a video.
 -- Not the websites $5: their download limit is reached (scheduler/limiter.py).
 WITH expired AS MATERIALIZED (
     SELECT id FROM videos
@@ -318,19 +305,54 @@ WITH expired AS MATERIALIZED (
     ORDER BY lease_expires_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
-), pending AS MATERIALIZED (
-    SELECT id FROM videos
-    WHERE status = 'pending' AND next_attempt_at <= now()
-      AND priority > 0 AND approval <> 'rejected' AND (NOT $4 OR approval = 'approved')
-      AND website <> ALL($5::text[])
-    ORDER BY claim_class, claim_key, id
+), turns AS MATERIALIZED (
+    SELECT q.category_id, q.lane, q.weight, d.video_id, q.pass + (d.k - 1)::float8 / q.weight AS turn
+    FROM (
+        (SELECT category_id, 0::smallint AS lane, upload_pass AS pass, weight FROM category_queues
+         WHERE weight > 0 AND waiting_uploads > 0 ORDER BY upload_pass, category_id)
+        UNION ALL
+        (SELECT category_id, 1::smallint, backfill_pass, weight FROM category_queues
+         WHERE weight > 0 AND waiting_backfill > 0 ORDER BY backfill_pass, category_id)
+    ) q
+    CROSS JOIN LATERAL (
+        SELECT due.video_id, row_number() OVER () AS k
+        FROM (
+            SELECT v.id AS video_id
+            FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+            WHERE cv.category_id = q.category_id AND cv.lane = q.lane AND cv.waiting
+              AND v.status = 'pending' AND v.next_attempt_at <= now()
+              AND v.approval <> 'rejected' AND (NOT $4 OR v.approval = 'approved')
+              AND v.website <> ALL($5::text[])
+            ORDER BY cv.place
+            LIMIT $3
+            FOR UPDATE OF v SKIP LOCKED
+        ) due
+    ) d
+    LIMIT $3 * $3
+), pending AS (
+    SELECT video_id FROM (
+        SELECT DISTINCT ON (video_id) video_id, lane, turn FROM turns ORDER BY video_id, lane, turn
+    ) firsts
+    ORDER BY lane, turn, video_id
     LIMIT $3
-    FOR UPDATE SKIP LOCKED
 ), due AS (
-    SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT $3
+    SELECT id, NULL::bigint AS category_id FROM expired
+    UNION ALL
+    SELECT p.video_id, next.category_id
+    FROM pending p
+    CROSS JOIN LATERAL (
+        SELECT cv.category_id
+        FROM category_videos cv JOIN category_queues q ON q.category_id = cv.category_id
+        WHERE cv.video_id = p.video_id AND cv.waiting AND q.weight > 0
+        ORDER BY cv.lane, CASE WHEN cv.lane = 0 THEN q.upload_pass ELSE q.backfill_pass END,
+                 q.weight DESC, cv.category_id
+        LIMIT 1
+    ) next
+    LIMIT $3
 )
 UPDATE videos v
 SET status = 'queued', lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2),
+    delivery_category_id = coalesce(due.category_id, v.delivery_category_id),
     bytes_done = 0, bytes_total = 0, cancel_request = NULL, updated_at = now()
 FROM due
 WHERE v.id = due.id
@@ -338,29 +360,6 @@ RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
           v.delivery_category_id AS category_id,
           (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
            JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache;
-
--- name: rebase_category
--- The category's subscribers changed: its backfill takes turns from where the queue stands
--- now, at its new weight (its oldest pending video at the queue's head), rather than
--- catching up from its old base. (refresh_claim_order then recomputes its videos' keys.)
-UPDATE categories c
-SET claim_base = backfill_head() - oldest.position::float8 / greatest(c.subscriber_count, 1)
-FROM (
-    SELECT min(cv.position) AS position
-    FROM category_videos cv JOIN videos v ON v.id = cv.video_id
-    WHERE cv.category_id = $1 AND cv.upload_rank IS NULL AND v.status = 'pending'
-) oldest
-WHERE c.id = $1 AND oldest.position IS NOT NULL;
-
--- name: refresh_claim_order
--- A category's subscribers or videos changed: its videos' claim order follows.
-UPDATE videos v
-SET priority = p.subscriber_count, claim_position = p.position, delivery_category_id = p.category_id,
-    claim_class = p.claim_class, claim_key = p.claim_key
-FROM video_claim_orders p
-WHERE p.video_id IN (SELECT video_id FROM category_videos WHERE category_id = $1) AND v.id = p.video_id
-  AND (v.priority, v.claim_position, v.delivery_category_id, v.claim_class, v.claim_key)
-      IS DISTINCT FROM (p.subscriber_count, p.position, p.category_id, p.claim_class, p.claim_key);
 
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing
@@ -432,7 +431,7 @@ ON CONFLICT (video_id) DO UPDATE
 UPDATE videos
 SET attempts = attempts + 1,
     status = CASE WHEN attempts + 1 >= $4 THEN 'failed' ELSE 'pending' END::video_status,
-    next_attempt_at = now() + make_interval(secs => $5),
+    next_attempt_at = now() + make_interval(secs => $5), deferred = attempts + 1 < $4 AND $5 > 0,
     last_error = $3, lease_owner = NULL, lease_expires_at = NULL, cancel_request = NULL, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING status::text, attempts;
@@ -441,7 +440,7 @@ RETURNING status::text, attempts;
 -- Back to pending without counting an attempt (the lock was held elsewhere, a shutdown,
 -- the site's limit reached).
 UPDATE videos
-SET status = 'pending', next_attempt_at = now() + make_interval(secs => $3),
+SET status = 'pending', next_attempt_at = now() + make_interval(secs => $3), deferred = $3 > 0,
     lease_owner = NULL, lease_expires_at = NULL, cancel_request = NULL, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;

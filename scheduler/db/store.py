@@ -215,8 +215,6 @@ class Store:
                 await conn.execute(Q["add_event"], category_id, None, f"category created: {target.url}")
             subscribers = await conn.fetchval(Q["subscribe"], user_id, category_id)
             if subscribers is not None:
-                await conn.execute(Q["rebase_category"], category_id)
-                await conn.execute(Q["refresh_claim_order"], category_id)
                 await conn.execute(Q["add_event"], category_id, None, f"user {user_id} subscribed")
                 await conn.execute(Q["notify_work"])  # a syncer lists a new category at once
         return Scheduled(category_id, row["created"], subscribers is not None, target.url)
@@ -265,8 +263,6 @@ class Store:
             remaining = await conn.fetchval(Q["unsubscribe"], user_id, category_id)
             if remaining is None:
                 raise NotFound(f"category_id: user {user_id} does not subscribe to category {category_id}")
-            await conn.execute(Q["rebase_category"], category_id)
-            await conn.execute(Q["refresh_claim_order"], category_id)
             await conn.execute(Q["add_event"], category_id, None, f"user {user_id} unsubscribed")
         return int(remaining)
 
@@ -599,6 +595,7 @@ class PipelineQueries:
     ) -> list[ClaimedVideo]:
         """Up to `limit` due videos, none of `busy_websites`."""
         async with self._pool.acquire() as conn:
+            await conn.execute(Q["undefer_due_videos"])
             rows = await conn.fetch(
                 Q["claim_videos"], self.owner, lease_s, limit, approval_required, busy_websites
             )
@@ -787,8 +784,8 @@ def _first_of_each(videos: list[ListedVideo]) -> list[ListedVideo]:
 
 
 async def _store_entries(conn: Any, category: ClaimedCategory, fresh: list[ListedVideo]) -> int:
-    """Entries new to the category (oldest first) stored at their places with their claim
-    order (store_listing); returns how many videos the category gained. A first listing's
+    """Entries new to the category (oldest first) stored at their places, waiting in its
+    queue (store_listing); returns how many videos the category gained. A first listing's
     entries are backfill, placed before what earlier pages stored; later ones', new uploads."""
     if not fresh:
         return 0
@@ -806,7 +803,7 @@ async def _store_entries(conn: Any, category: ClaimedCategory, fresh: list[Liste
     new: int = stored["created"]
     if stored["known"]:
         known = [fresh[n - 1] for n in stored["known"]]
-        rows = await conn.fetch(
+        added = await conn.fetch(
             Q["add_known_videos"],
             category.id,
             [v.website for v in known],
@@ -814,11 +811,7 @@ async def _store_entries(conn: Any, category: ClaimedCategory, fresh: list[Liste
             stored["positions"],
             stored["upload_ranks"],
         )
-        new += len(rows)
-        await conn.execute(Q["refresh_videos_claim_order"], [r["video_id"] for r in rows])
-    if backfill and stored["had_entries"]:
-        # Earlier pages' videos follow the new base, after the older ones just stored.
-        await conn.execute(Q["refresh_claim_order"], category.id)
+        new += len(added)
     return new
 
 
