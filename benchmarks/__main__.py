@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import DOCS, Environment, Result, machine, write_section
+from benchmarks.harness import DOCS, Environment, Result, machine, section_of, write_section
 from scheduler import embedded
 
 REPORT = DOCS / "performance.md"
@@ -61,19 +61,35 @@ def run_benchmarks(env: Environment, names: list[str]) -> list[Result]:
     return results
 
 
-def summary(results: list[Result]) -> str:
-    """Every measure with a target, across the benchmarks: the page's first table."""
-    lines = ["| benchmark | measure | baseline | ours | ours vs baseline | target | met |"]
-    lines.append("|---|---|---|---|---|---|---|")
+SUMMARY_HEADER = "| benchmark | measure | baseline | ours | ours vs baseline | target | met |"
+
+
+def summary(results: list[Result], earlier: str = "") -> str:
+    """Every measure with a target, across the benchmarks: the page's first table. The rows
+    of benchmarks that did not run now are kept from `earlier` (the table as it was), and
+    the rows of those that did take the place of their old ones."""
+    fresh: dict[str, list[str]] = {}
     for result in results:
+        fresh[result.title] = []
         for row in result.rows:
             if row.target:
                 ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
                 met = "yes" if row.met else "**no**"
-                lines.append(
+                fresh[result.title].append(
                     f"| {result.title} | {row.measure} | {row.baseline} | {row.ours} | {ratio} "
                     f"| {row.target} | {met} |"
                 )
+    lines = [SUMMARY_HEADER, "|---|---|---|---|---|---|---|"]
+    replaced = set(fresh)
+    for line in earlier.splitlines():
+        if not line.startswith("| ") or line == SUMMARY_HEADER:
+            continue
+        title = line[2:].split(" | ", 1)[0]
+        if title not in replaced:
+            lines.append(line)
+        elif title in fresh:  # its new rows where its old ones began
+            lines.extend(fresh.pop(title))
+    lines.extend(line for rows in fresh.values() for line in rows)
     return "\n".join(lines)
 
 
@@ -101,10 +117,10 @@ def main() -> int:
     text = REPORT.read_text()
     for result in results:
         text = write_section(text, result.key, result.section(command, machine(), date))
-    if set(names) == set(BENCHMARKS):
-        text = write_section(
-            text, "summary", f"Run: `{command}` on {machine()}, {date}.\n\n{summary(results)}"
-        )
+    run = f"Run: `{command}` on {machine()}, {date}"
+    if set(names) != set(BENCHMARKS):
+        run += f" ({', '.join(names)}; the other rows from earlier runs, each dated in its section)"
+    text = write_section(text, "summary", f"{run}.\n\n{summary(results, section_of(text, 'summary'))}")
     REPORT.write_text(text)
     return 0
 

@@ -170,6 +170,14 @@ def machine() -> str:
     return f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
 
 
+def section_of(text: str, key: str) -> str:
+    """What stands between KEY's markers in `text` ("" when they are not there)."""
+    start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
+    if start not in text or end not in text:
+        return ""
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
 def write_section(text: str, key: str, section: str) -> str:
     """`text` with the block between KEY's markers replaced, or the block appended."""
     start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"

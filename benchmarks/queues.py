@@ -91,7 +91,8 @@ WHERE cv.category_id = $1
 # videos, each in one category: video n goes to category 1 + floor($2 x u^3), u spread
 # evenly over [0, 1) by a multiplicative hash, so category 1 is about 1,000 times the size
 # of the last; then $4 more videos in category 1, the subscription benchmark's backlog.
-# Places oldest first within each category, as a first listing leaves them.
+# Places oldest first within each category, and the category on each video, as a first
+# listing leaves them.
 FILL = """
 INSERT INTO categories (url, website, kind, next_sync_at)
 SELECT 'https://bench.test/c/' || n, 'bench.test', 'url', 'infinity' FROM generate_series(1, $2) AS n;
@@ -99,16 +100,14 @@ INSERT INTO subscriptions (user_id, category_id)
 SELECT u, c.id FROM categories c, generate_series(1, 1 + (c.id * 7919) % 50) AS u;
 INSERT INTO subscriptions (user_id, category_id) SELECT $3, id FROM categories WHERE id % 10 = 0;
 UPDATE categories c SET subscriber_count = (SELECT count(*) FROM subscriptions s WHERE s.category_id = c.id);
-INSERT INTO videos (website, foreign_id, url, title)
-SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n FROM generate_series(1, $1) AS n;
-CREATE TEMPORARY TABLE placed AS
-SELECT v.id AS video_id,
-       1 + floor($2 * power(((v.id * 2654435761) % 1000003) / 1000003.0, 3))::bigint AS category_id
-FROM videos v;
-INSERT INTO videos (website, foreign_id, url, title)
-SELECT 'bench.test', 'big' || n, 'https://bench.test/big/' || n, 'video ' || n
+INSERT INTO videos (website, foreign_id, url, title, delivery_category_id)
+SELECT 'bench.test', 'v' || n, 'https://bench.test/v/' || n, 'video ' || n,
+       1 + floor($2 * power(((n * 2654435761) % 1000003) / 1000003.0, 3))::bigint
+FROM generate_series(1, $1) AS n;
+INSERT INTO videos (website, foreign_id, url, title, delivery_category_id)
+SELECT 'bench.test', 'big' || n, 'https://bench.test/big/' || n, 'video ' || n, 1
 FROM generate_series(1, $4) AS n;
-INSERT INTO placed SELECT id, 1 FROM videos WHERE id > $1;
+CREATE TEMPORARY TABLE placed AS SELECT id AS video_id, delivery_category_id AS category_id FROM videos;
 """
 OURS_PLACES = """
 INSERT INTO category_videos (category_id, video_id, position, waiting)

@@ -32,6 +32,27 @@ def test_a_report_section_is_replaced_in_place_and_others_are_kept() -> None:
     )
 
 
+def test_a_partial_run_replaces_its_own_summary_rows_and_keeps_the_others() -> None:
+    earlier = summary(
+        [
+            Result("a", "A", "", [Row("m", "1", "2", None, "t", True)]),
+            Result("b", "B", "", [Row("n", "1", "2", None, "t", True), Row("o", "1", "2", None, "t", False)]),
+            Result("c", "C", "", [Row("p", "1", "2", None, "t", True)]),
+        ]
+    )
+
+    table = summary([Result("b", "B", "", [Row("n", "5", "6", None, "t", True)])], earlier)
+
+    assert [line.split(" | ")[:3] for line in table.splitlines()[2:]] == [
+        ["| A", "m", "1"],
+        ["| B", "n", "5"],
+        ["| C", "p", "1"],
+    ]
+    assert summary([Result("d", "D", "", [Row("q", "1", "2", None, "t", True)])], table).endswith(
+        "| D | q | 1 | 2 |  | t | yes |"
+    )
+
+
 def test_the_summary_lists_every_measure_with_a_target() -> None:
     result = Result("k", "Title", "setup", [Row("m", "1", "20", 20.0, ">= 10x", True), Row("n", "1", "2")])
 

@@ -292,58 +292,81 @@ WHERE id IN (
 -- then pending ones whose next attempt has come, in the fair order (migrations/0013): new
 -- uploads first, then backfill; within a lane, the k-th due video of a category whose
 -- pass is p and weight w takes its turn at p + (k - 1) / w, a tie going to the older
--- video. The categories are read in pass order, each for at most $3 of its due videos,
--- until $3 x $3 are found: the first $3 categories that have due work hold the $3 earliest
--- turns. A video several categories list goes with the one whose turn is next (the least
+-- video. The categories are read in pass order (walking the queues' index a category at
+-- a time, as far as this statement needs), each for the due videos whose turns come before
+-- the $3-th category's pass (at most $3), until $3 x ($3 + 4) are found: the first $3
+-- categories that have due work hold the $3 earliest turns. Each gives 4 more for the
+-- claimers running at the same time, which read the same turns: only the videos taken are
+-- locked, in turn order, SKIP LOCKED,
+-- so each claimer takes the earliest turns the others have not (and never queues on a
+-- video). A video several categories list goes with the one whose turn is next (the least
 -- pass; on a tie, more subscribers): its delivery is recorded there, and the claim's
--- trigger moves that category on by a turn. SKIP LOCKED: claimers never queue on a video.
+-- trigger moves that category on by a turn.
 -- Not the websites $5: their download limit is reached (scheduler/limiter.py).
-WITH expired AS MATERIALIZED (
+WITH RECURSIVE expired AS MATERIALIZED (
     SELECT id FROM videos
     WHERE status IN ('queued', 'downloading', 'uploading') AND lease_expires_at < now()
       AND website <> ALL($5::text[])
     ORDER BY lease_expires_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED
+), uploads_order AS (  -- the categories waiting in a lane, in pass order, one index step at a time
+    (SELECT category_id, upload_pass AS pass, weight FROM category_queues
+     WHERE weight > 0 AND waiting_uploads > 0 ORDER BY upload_pass, category_id LIMIT 1)
+    UNION ALL
+    SELECT n.* FROM uploads_order o CROSS JOIN LATERAL (
+        SELECT category_id, upload_pass, weight FROM category_queues
+        WHERE weight > 0 AND waiting_uploads > 0 AND (upload_pass, category_id) > (o.pass, o.category_id)
+        ORDER BY upload_pass, category_id LIMIT 1
+    ) n
+), backfill_order AS (
+    (SELECT category_id, backfill_pass AS pass, weight FROM category_queues
+     WHERE weight > 0 AND waiting_backfill > 0 ORDER BY backfill_pass, category_id LIMIT 1)
+    UNION ALL
+    SELECT n.* FROM backfill_order o CROSS JOIN LATERAL (
+        SELECT category_id, backfill_pass, weight FROM category_queues
+        WHERE weight > 0 AND waiting_backfill > 0 AND (backfill_pass, category_id) > (o.pass, o.category_id)
+        ORDER BY backfill_pass, category_id LIMIT 1
+    ) n
+), walk AS (
+    SELECT category_id, 0::smallint AS lane, pass, weight FROM uploads_order
+    UNION ALL
+    SELECT category_id, 1::smallint, pass, weight FROM backfill_order
+), horizon AS MATERIALIZED (  -- the $3-th category's lane and pass: no turn after it is needed
+    SELECT lane, pass FROM walk OFFSET $3 - 1 LIMIT 1
 ), turns AS MATERIALIZED (
-    SELECT q.category_id, q.lane, q.weight, d.video_id, q.pass + (d.k - 1)::float8 / q.weight AS turn
-    FROM (
-        (SELECT category_id, 0::smallint AS lane, upload_pass AS pass, weight FROM category_queues
-         WHERE weight > 0 AND waiting_uploads > 0 ORDER BY upload_pass, category_id)
-        UNION ALL
-        (SELECT category_id, 1::smallint, backfill_pass, weight FROM category_queues
-         WHERE weight > 0 AND waiting_backfill > 0 ORDER BY backfill_pass, category_id)
-    ) q
+    SELECT q.category_id, q.lane, d.video_id, q.pass + (d.k - 1)::float8 / q.weight AS turn
+    FROM walk q
     CROSS JOIN LATERAL (
-        SELECT due.video_id, row_number() OVER () AS k
-        FROM (
-            SELECT v.id AS video_id
-            FROM category_videos cv JOIN videos v ON v.id = cv.video_id
-            WHERE cv.category_id = q.category_id AND cv.lane = q.lane AND cv.waiting
-              AND v.status = 'pending' AND v.next_attempt_at <= now()
-              AND v.approval <> 'rejected' AND (NOT $4 OR v.approval = 'approved')
-              AND v.website <> ALL($5::text[])
-            ORDER BY cv.place
-            LIMIT $3
-            FOR UPDATE OF v SKIP LOCKED
-        ) due
+        SELECT cv.video_id, row_number() OVER (ORDER BY cv.place) AS k
+        FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+        WHERE cv.category_id = q.category_id AND cv.lane = q.lane AND cv.waiting
+          AND v.status = 'pending' AND v.next_attempt_at <= now()
+          AND v.approval <> 'rejected' AND (NOT $4 OR v.approval = 'approved')
+          AND v.website <> ALL($5::text[])
+        ORDER BY cv.place
+        LIMIT 4 + least($3, greatest(0, 1 + coalesce(
+            (SELECT CASE WHEN h.lane = q.lane THEN floor((h.pass - q.pass) * q.weight) ELSE $3 END FROM horizon h),
+            $3)))::int
     ) d
-    LIMIT $3 * $3
-), pending AS (
-    SELECT video_id FROM (
-        SELECT DISTINCT ON (video_id) video_id, lane, turn FROM turns ORDER BY video_id, lane, turn
-    ) firsts
-    ORDER BY lane, turn, video_id
+    LIMIT $3 * ($3 + 4)
+), pending AS MATERIALIZED (
+    SELECT v.id
+    FROM (SELECT DISTINCT ON (video_id) video_id, lane, turn FROM turns ORDER BY video_id, lane, turn) t
+    JOIN videos v ON v.id = t.video_id
+    WHERE v.status = 'pending'
+    ORDER BY t.lane, t.turn, t.video_id
     LIMIT $3
+    FOR UPDATE OF v SKIP LOCKED
 ), due AS (
     SELECT id, NULL::bigint AS category_id FROM expired
     UNION ALL
-    SELECT p.video_id, next.category_id
+    SELECT p.id, next.category_id
     FROM pending p
     CROSS JOIN LATERAL (
         SELECT cv.category_id
         FROM category_videos cv JOIN category_queues q ON q.category_id = cv.category_id
-        WHERE cv.video_id = p.video_id AND cv.waiting AND q.weight > 0
+        WHERE cv.video_id = p.id AND cv.waiting AND q.weight > 0
         ORDER BY cv.lane, CASE WHEN cv.lane = 0 THEN q.upload_pass ELSE q.backfill_pass END,
                  q.weight DESC, cv.category_id
         LIMIT 1
