@@ -51,6 +51,12 @@ ALTER TABLE category_videos
     ADD COLUMN place bigint GENERATED ALWAYS AS (CASE WHEN upload_rank IS NULL THEN position ELSE -position END) STORED,
     ADD COLUMN waiting boolean NOT NULL DEFAULT false;
 
+-- Whether a video waits in its categories' queues: one rule for every statement and trigger.
+CREATE FUNCTION video_waits(status video_status, deferred boolean) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT status = 'pending' AND NOT deferred
+$$;
+
 -- The lane's head: the least pass of the subscribed categories waiting in it.
 CREATE FUNCTION queue_head(lane smallint) RETURNS double precision LANGUAGE sql STABLE AS $$
     SELECT CASE WHEN lane = 0
@@ -95,7 +101,7 @@ DECLARE
 BEGIN
     WITH locked AS MATERIALIZED (
         SELECT a.category_id, a.video_id, a.lane, a.waiting AS assumed,
-               v.status = 'pending' AND NOT v.deferred AS pending
+               video_waits(v.status, v.deferred) AS pending
         FROM added a JOIN videos v ON v.id = a.video_id
         ORDER BY v.id
         FOR NO KEY UPDATE OF v
@@ -133,10 +139,10 @@ DECLARE
     turns_backfill bigint[];
 BEGIN
     WITH changed AS (
-        SELECT a.id, a.status = 'pending' AND NOT a.deferred AS waiting,
+        SELECT a.id, video_waits(a.status, a.deferred) AS waiting,
                CASE WHEN a.status = 'queued' THEN a.delivery_category_id END AS taken_by
         FROM new_rows a JOIN old_rows b USING (id)
-        WHERE (a.status = 'pending' AND NOT a.deferred) <> (b.status = 'pending' AND NOT b.deferred)
+        WHERE video_waits(a.status, a.deferred) <> video_waits(b.status, b.deferred)
     ), places AS (
         UPDATE category_videos cv SET waiting = c.waiting
         FROM changed c
@@ -198,7 +204,7 @@ CREATE TRIGGER categories_reweighed AFTER UPDATE OF subscriber_count ON categori
 -- The queues of the categories there are, from the claim keys they replace.
 UPDATE videos SET deferred = true WHERE status = 'pending' AND next_attempt_at > now();
 UPDATE category_videos cv SET waiting = true
-FROM videos v WHERE v.id = cv.video_id AND v.status = 'pending' AND NOT v.deferred;
+FROM videos v WHERE v.id = cv.video_id AND video_waits(v.status, v.deferred);
 INSERT INTO category_queues (category_id, weight, backfill_pass, waiting_uploads, waiting_backfill)
 SELECT c.id, c.subscriber_count,
        c.claim_base + coalesce(min(cv.position) FILTER (WHERE cv.waiting AND cv.lane = 1), 0)::float8

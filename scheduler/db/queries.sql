@@ -237,7 +237,7 @@ WHERE NOT EXISTS (SELECT FROM created c WHERE c.website = f.website AND c.foreig
 -- not), waiting if they are pending and not deferred (checked again under lock:
 -- migrations/0013).
 INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
-SELECT $1, v.id, k.position, k.upload_rank, v.status = 'pending' AND NOT v.deferred
+SELECT $1, v.id, k.position, k.upload_rank, video_waits(v.status, v.deferred)
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
 JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
 RETURNING video_id;
@@ -297,11 +297,10 @@ WHERE id IN (
 -- the $3-th category's pass (at most $3), until $3 x ($3 + 4) are found: the first $3
 -- categories that have due work hold the $3 earliest turns. Each gives 4 more for the
 -- claimers running at the same time, which read the same turns: only the videos taken are
--- locked, in turn order, SKIP LOCKED,
--- so each claimer takes the earliest turns the others have not (and never queues on a
--- video). A video several categories list goes with the one whose turn is next (the least
--- pass; on a tie, more subscribers): its delivery is recorded there, and the claim's
--- trigger moves that category on by a turn.
+-- locked, in turn order, SKIP LOCKED, so each claimer takes the earliest turns the others
+-- have not (and never queues on a video). A video several categories list goes with the
+-- one whose turn is next (the least pass; on a tie, more subscribers): its delivery is
+-- recorded there, and the claim's trigger moves that category on by a turn.
 -- Not the websites $5: their download limit is reached (scheduler/limiter.py).
 WITH RECURSIVE expired AS MATERIALIZED (
     SELECT id FROM videos
