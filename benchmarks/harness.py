@@ -149,6 +149,36 @@ class Result:
         return f"Run: `{command}` on {machine}, {date}. {self.setup}\n\n{self.table()}{charts}{notes}"
 
 
+# The claim benchmarks' downloaders: what a poller claimed is delivered before its next claim
+# but one, so that at most two batches per poller are in flight, as in the service (where the
+# downloaders bound them). Claims that are never finished would pile up leases no service
+# holds; and a claim steps over its categories' places in flight (migrations/0014).
+DELIVER = """
+UPDATE videos SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE id = ANY($1::bigint[])
+"""
+
+
+class Downloaders:
+    """A poller's downloaders: each batch it claims is delivered once it has claimed the next."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._held: list[int] = []
+
+    async def __aenter__(self) -> Downloaders:
+        self._conn = await asyncpg.connect(self._dsn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._conn.close()
+
+    async def took(self, videos: list[int]) -> None:
+        if self._held:
+            await self._conn.execute(DELIVER, self._held)
+        self._held = videos
+
+
 def ratio(baseline: float, ours: float) -> float:
     """Ours vs baseline for a measure where more is better (throughput)."""
     return ours / baseline if baseline else float("inf")

@@ -31,7 +31,16 @@ from typing import Any
 
 import asyncpg
 
-from benchmarks.harness import Environment, Result, Row, execute, inverse_ratio, percentile, run_script
+from benchmarks.harness import (
+    Downloaders,
+    Environment,
+    Result,
+    Row,
+    execute,
+    inverse_ratio,
+    percentile,
+    run_script,
+)
 from scheduler.categories import CategoryTarget, Kind
 from scheduler.db.migrate import load_migrations, migrate
 from scheduler.db.store import Q, Store
@@ -236,27 +245,42 @@ async def _subscriptions_baseline(side: Side, changes: int) -> None:
 
 async def _claims(side: Side, seconds: float, most: int, ours: bool) -> None:
     """Pollers claim for `seconds`, or until `most` are claimed: fairness is measured while
-    the categories still have work."""
+    the categories still have work. Ours claim as the service does (PipelineQueries.claim_videos:
+    the deferred videos that are due, then the claim)."""
 
-    async def poll(index: int, deadline: float) -> None:
-        conn = await asyncpg.connect(side.dsn)
-        owner = f"poller-{index}"
-        try:
+    async def poll_ours(store: Store, index: int, deadline: float) -> None:
+        queries = store.pipeline(f"poller-{index}")
+        async with Downloaders(side.dsn) as downloaders:
             while time.perf_counter() < deadline and len(side.claimed) < most:
-                if ours:
-                    rows = await _timed(
-                        side.claim_ms, conn.fetch, Q["claim_videos"], owner, 3600.0, BATCH, False, []
-                    )
-                else:
-                    rows = await _timed(side.claim_ms, conn.fetch, BASELINE_CLAIM, owner, BATCH)
-                if not rows:
+                claimed = await _timed(side.claim_ms, queries.claim_videos, BATCH, 3600.0, False, [])
+                if not claimed:
                     return
-                side.claimed.extend((r["id"], r["category_id"]) for r in rows)
+                side.claimed.extend((c.id, c.category_id) for c in claimed)
+                await downloaders.took([c.id for c in claimed])
+
+    async def poll_baseline(index: int, deadline: float) -> None:
+        conn = await asyncpg.connect(side.dsn)
+        try:
+            async with Downloaders(side.dsn) as downloaders:
+                while time.perf_counter() < deadline and len(side.claimed) < most:
+                    rows = await _timed(side.claim_ms, conn.fetch, BASELINE_CLAIM, f"poller-{index}", BATCH)
+                    if not rows:
+                        return
+                    side.claimed.extend((r["id"], r["category_id"]) for r in rows)
+                    await downloaders.took([r["id"] for r in rows])
         finally:
             await conn.close()
 
     start = time.perf_counter()
-    await asyncio.gather(*(poll(i, start + seconds) for i in range(POLLERS)))
+    if ours:
+        store = await Store.open(side.dsn, max_size=POLLERS)
+        try:
+            start = time.perf_counter()
+            await asyncio.gather(*(poll_ours(store, i, start + seconds) for i in range(POLLERS)))
+        finally:
+            await store.close()
+    else:
+        await asyncio.gather(*(poll_baseline(i, start + seconds) for i in range(POLLERS)))
     side.claim_s = time.perf_counter() - start
 
 
@@ -403,7 +427,7 @@ def result(scale: Scale, baseline: Side, ours: Side) -> Result:
             f"{scale.changes} pairs (baseline {scale.baseline_changes}); claims: {POLLERS} pollers, "
             f"batches of {BATCH}, {scale.claim_s:g} s a side; ListCategories: {scale.list_calls} calls "
             f"(baseline {scale.baseline_list_calls}). Baseline: per-video claim keys (migrations up to "
-            f"{BASELINE_MIGRATIONS:04d}); ours: stride queues (0013)."
+            f"{BASELINE_MIGRATIONS:04d}); ours: stride queues (0013, 0014), claimed as the service does."
         ),
         rows=rows,
     )

@@ -25,8 +25,11 @@ LEFT JOIN (
     GROUP BY cv.category_id
 ) n ON n.category_id = q.category_id
 """
+# Every place against its video: in its queue while the video is pending or in flight and
+# not deferred (migrations/0014: a claim rewrites no place).
 WAITING_MATCHES_STATUS = """
-SELECT bool_and(cv.waiting = (v.status = 'pending' AND NOT v.deferred))
+SELECT bool_and(cv.waiting = (v.status IN ('pending', 'queued', 'downloading', 'uploading')
+                              AND NOT v.deferred))
 FROM category_videos cv JOIN videos v ON v.id = cv.video_id
 """
 
@@ -115,6 +118,32 @@ async def test_queues_follow_listings_claims_retries_and_deliveries(database_url
 
         rest = await claim_order(queries)
         assert taken[2].foreign_id in rest and taken[3].foreign_id not in rest
+        assert await consistent(conn)
+
+    await in_asyncio(database_url, scenario)
+
+
+async def test_a_claim_rewrites_no_place_and_a_delivered_video_leaves_its_queues(database_url: str) -> None:
+    async def scenario(conn: Any, queries: PipelineQueries) -> None:
+        one = await leased_category(conn, "one", subscribers=1)
+        two = await leased_category(conn, "two", subscribers=1)
+        await queries.finish_sync(one, listed("shared", "a", "b"), [], **BACKOFF)
+        await queries.finish_sync(two, listed("shared"), [], **BACKOFF)
+        places = "SELECT sum(xmin::text::bigint) FROM category_videos"
+        before = await conn.fetchval(places)
+
+        taken = await queries.claim_videos(3, 60.0, False, [])
+        assert len(taken) == 3
+        assert await conn.fetchval(places) == before  # not one place rewritten
+        assert await consistent(conn)
+
+        shared = next(video for video in taken if video.foreign_id == "shared")
+        await queries.finish_video(shared, "vs-1", "delivered")
+        in_queues = """
+            SELECT bool_or(cv.waiting) FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+            WHERE v.foreign_id = 'shared'
+        """
+        assert await conn.fetchval(in_queues) is False  # in neither category's queue
         assert await consistent(conn)
 
     await in_asyncio(database_url, scenario)

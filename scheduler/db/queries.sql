@@ -237,7 +237,7 @@ WHERE NOT EXISTS (SELECT FROM created c WHERE c.website = f.website AND c.foreig
 -- not), waiting if they are pending and not deferred (checked again under lock:
 -- migrations/0013).
 INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
-SELECT $1, v.id, k.position, k.upload_rank, video_waits(v.status, v.deferred)
+SELECT $1, v.id, k.position, k.upload_rank, video_in_queue(v.status, v.deferred)
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
 JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
 RETURNING video_id;
@@ -293,14 +293,16 @@ WHERE id IN (
 -- uploads first, then backfill; within a lane, the k-th due video of a category whose
 -- pass is p and weight w takes its turn at p + (k - 1) / w, a tie going to the older
 -- video. The categories are read in pass order (walking the queues' index a category at
--- a time, as far as this statement needs), each for the due videos whose turns come before
--- the $3-th category's pass (at most $3), until $3 x ($3 + 4) are found: the first $3
--- categories that have due work hold the $3 earliest turns. Each gives 4 more for the
--- claimers running at the same time, which read the same turns: only the videos taken are
--- locked, in turn order, SKIP LOCKED, so each claimer takes the earliest turns the others
--- have not (and never queues on a video). A video several categories list goes with the
--- one whose turn is next (the least pass; on a tie, more subscribers): its delivery is
--- recorded there, and the claim's trigger moves that category on by a turn.
+-- a time, as far as this statement needs: 2 x $3 of them at most), each for the due videos
+-- whose turns come before the $3-th category's pass (at most $3), until $3 x ($3 + 4) are
+-- found: the first $3 categories that have due work hold the $3 earliest turns. Each gives
+-- 4 more for the claimers running at the same time, which read the same turns: only the
+-- videos taken are locked, in turn order, SKIP LOCKED, so each claimer takes the earliest
+-- turns the others have not (and never queues on a video). A claimed video's places stay
+-- in their queues until it is finished (migrations/0014): the scan steps over those in
+-- flight. A video several categories list goes with the one whose turn is next (the least
+-- pass; on a tie, more subscribers): its delivery is recorded there, and the claim's
+-- trigger moves that category on by a turn.
 -- Not the websites $5: their download limit is reached (scheduler/limiter.py).
 WITH RECURSIVE expired AS MATERIALIZED (
     SELECT id FROM videos
@@ -335,7 +337,7 @@ WITH RECURSIVE expired AS MATERIALIZED (
     SELECT lane, pass FROM walk OFFSET $3 - 1 LIMIT 1
 ), turns AS MATERIALIZED (
     SELECT q.category_id, q.lane, d.video_id, q.pass + (d.k - 1)::float8 / q.weight AS turn
-    FROM walk q
+    FROM (SELECT * FROM walk LIMIT 2 * $3) q
     CROSS JOIN LATERAL (
         SELECT cv.video_id, row_number() OVER (ORDER BY cv.place) AS k
         FROM category_videos cv JOIN videos v ON v.id = cv.video_id
@@ -349,9 +351,11 @@ WITH RECURSIVE expired AS MATERIALIZED (
             $3)))::int
     ) d
     LIMIT $3 * ($3 + 4)
-), pending AS MATERIALIZED (
+), pending AS MATERIALIZED (  -- in turn order before reading the videos: only those tried are read
     SELECT v.id
-    FROM (SELECT DISTINCT ON (video_id) video_id, lane, turn FROM turns ORDER BY video_id, lane, turn) t
+    FROM (SELECT * FROM (SELECT DISTINCT ON (video_id) video_id, lane, turn FROM turns
+                         ORDER BY video_id, lane, turn) first_turns
+          ORDER BY lane, turn, video_id) t
     JOIN videos v ON v.id = t.video_id
     WHERE v.status = 'pending'
     ORDER BY t.lane, t.turn, t.video_id
