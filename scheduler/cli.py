@@ -10,7 +10,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from scheduler.v1 import scheduler_pb2 as pb
 
 log = logging.getLogger("scheduler")
 
+TARGET_VARIABLE = "SCHEDULER_TARGET"
+TOKEN_VARIABLE = "SCHEDULER_TOKEN"
 _SITES = {"niconico": pb.NICONICO, "youtube": pb.YOUTUBE, "bilibili": pb.BILIBILI}
 _KINDS = {"tag": pb.TAG, "channel": pb.CHANNEL, "playlist": pb.PLAYLIST}
 
@@ -40,12 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     def client_command(name: str, help: str, json: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
-        sub.add_argument("--target", default=client.DEFAULT_TARGET, help="HOST:PORT of the service")
-        sub.add_argument("--token", default=os.environ.get("SCHEDULER_TOKEN", ""),
-                         help="bearer token (default: $SCHEDULER_TOKEN)")  # fmt: skip
+        sub.add_argument("--target", help=f"HOST:PORT of the service (default: ${TARGET_VARIABLE}, else "
+                         "where the settings `serve` reads have it listen on this host)")  # fmt: skip
+        sub.add_argument(
+            "--token", help=f"bearer token (default: ${TOKEN_VARIABLE}, else the settings' first)"
+        )
         sub.add_argument("--ca", type=Path, help="speak TLS, trusting this CA certificate (PEM)")
         sub.add_argument("--cert", type=Path, help="client certificate for mutual TLS (PEM)")
         sub.add_argument("--key", type=Path, help="the client certificate's key (PEM)")
+        sub.add_argument("--timeout", type=float, default=client.TIMEOUT_S,
+                         help="seconds to wait for an answer, reaching the service included")  # fmt: skip
         if json:
             sub.add_argument("--json", action="store_true", help="print the response as JSON")
         return sub
@@ -191,7 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "doctor":
             return _doctor(settings, args.json)
         return _migrate(settings)
-    connection = client.Connection(args.target, args.token, args.ca, args.cert, args.key)
+    try:
+        connection = client_connection(args, os.environ)
+    except SettingsError as error:
+        print(f"scheduler: {error}", file=sys.stderr)
+        return 2
     try:
         if args.command == "watch":
             client.watch(connection, _write, sys.stdout.isatty())
@@ -207,6 +217,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(client.as_json(response) if args.json else client.describe(response))
     return 1 if isinstance(response, pb.DiagnoseResponse) and not response.healthy else 0
+
+
+def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> client.Connection:
+    """How a client command reaches the service: --target, else $SCHEDULER_TARGET, else the
+    service on this host as the settings `serve` reads (--config, SCHEDULER_GRPC__*) have
+    it listen (0.0.0.0: this host), with their first token and their certificate (TLS)
+    where none is given. A target given by hand gets nothing of those settings: their
+    token is not sent to another service. Raises SettingsError."""
+    token = args.token or environ.get(TOKEN_VARIABLE, "")
+    if target := args.target or environ.get(TARGET_VARIABLE):
+        return client.Connection(target, token, args.ca, args.cert, args.key, args.timeout)
+    grpc = load(args.config, environ).grpc
+    return client.Connection(
+        client.local_target(grpc.host, grpc.port),
+        token or next(iter(grpc.tokens), ""),
+        args.ca or grpc.tls_cert,
+        args.cert,
+        args.key,
+        args.timeout,
+    )
 
 
 def _doctor(settings: Settings, json: bool) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,12 +30,19 @@ from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from scheduler.watch_view import WatchView
 
-DEFAULT_TARGET = "127.0.0.1:7777"
-TIMEOUT_S = 30.0
+TIMEOUT_S = 10.0
+# Where a client on this host reaches a service listening on every interface.
+_THIS_HOST = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class ClientError(Exception):
     """One line for the user: the service refused, or could not be reached."""
+
+
+def local_target(host: str, port: int) -> str:
+    """HOST:PORT of a service on this host that listens on host:port."""
+    host = _THIS_HOST.get(host, host)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -48,17 +56,21 @@ def parse_target(target: str) -> tuple[str, int]:
 class Connection:
     """How to reach the service: where, with which token, over TLS or not."""
 
-    target: str = DEFAULT_TARGET
+    target: str
     token: str = field(default="", repr=False)
-    ca: Path | None = None  # trust this CA: speaks TLS
+    ca: Path | None = None  # trust this CA (or this certificate): speaks TLS
     cert: Path | None = None  # with key: a client certificate, for mutual TLS
     key: Path | None = None
+    timeout_s: float = TIMEOUT_S  # for an answer, reaching the service included
 
     def channel(self) -> Channel:
         host, port = parse_target(self.target)
         context = None
         if self.ca is not None:
             context = ssl.create_default_context(cafile=self.ca)
+            # The service's own certificate (its TLS_CERT) is trusted as it is, without its
+            # issuer; the host name is checked all the same.
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
             context.set_alpn_protocols(["h2"])
             if self.cert is not None:
                 context.load_cert_chain(self.cert, self.key)
@@ -76,15 +88,12 @@ def call(connection: Connection, method: str, request: Message) -> Any:
         channel = connection.channel()
         try:
             stub_method = getattr(SchedulerStub(channel), method)
-            return await stub_method(request, timeout=TIMEOUT_S, metadata=connection.metadata)
+            return await stub_method(request, timeout=connection.timeout_s, metadata=connection.metadata)
         finally:
             channel.close()
 
-    with _client_errors(connection.target):
+    with _client_errors(connection):
         return asyncio.run(invoke())
-
-
-HEALTH_TIMEOUT_S = 5.0
 
 
 def health(connection: Connection) -> str:
@@ -95,24 +104,38 @@ def health(connection: Connection) -> str:
         channel = connection.channel()
         try:
             response = await HealthStub(channel).Check(
-                HealthCheckRequest(service=""), timeout=HEALTH_TIMEOUT_S, metadata=connection.metadata
+                HealthCheckRequest(service=""), timeout=connection.timeout_s, metadata=connection.metadata
             )
             return str(HealthCheckResponse.ServingStatus.Name(response.status))
         finally:
             channel.close()
 
-    with _client_errors(connection.target):
+    with _client_errors(connection):
         return asyncio.run(check())
 
 
 @contextmanager
-def _client_errors(target: str) -> Iterator[None]:
+def _client_errors(connection: Connection) -> Iterator[None]:
     try:
         yield
     except GRPCError as error:
         raise ClientError(f"{error.status.name}: {error.message}") from None
     except (OSError, TimeoutError) as error:
-        raise ClientError(f"cannot reach the scheduler at {target}: {error}") from None
+        why = unreachable(error, connection.timeout_s)
+        raise ClientError(f"cannot reach the service at {connection.target} ({why})") from None
+
+
+def unreachable(error: OSError | TimeoutError, timeout_s: float) -> str:
+    """Why the service could not be reached, in a few words."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, TimeoutError):
+        return f"no answer within {timeout_s:g} s"
+    if isinstance(error, socket.gaierror):
+        return "the host name does not resolve"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {error.reason or error}"
+    return error.strerror or str(error) or type(error).__name__
 
 
 def watch(connection: Connection, write: Callable[[str], None], terminal: bool) -> None:
@@ -125,7 +148,10 @@ def watch(connection: Connection, write: Callable[[str], None], terminal: bool) 
         channel = connection.channel()
         try:
             async with SchedulerStub(channel).WatchDownloads.open(metadata=connection.metadata) as stream:
-                await stream.send_message(pb.WatchDownloadsRequest(), end=True)
+                # Reaching the service is bounded; the stream then runs until interrupted.
+                await asyncio.wait_for(
+                    stream.send_message(pb.WatchDownloadsRequest(), end=True), connection.timeout_s
+                )
                 async for download in stream:
                     line = view.update(download, time.monotonic())
                     if not terminal:
@@ -140,7 +166,7 @@ def watch(connection: Connection, write: Callable[[str], None], terminal: bool) 
         finally:
             channel.close()
 
-    with contextlib.suppress(KeyboardInterrupt), _client_errors(connection.target):
+    with contextlib.suppress(KeyboardInterrupt), _client_errors(connection):
         asyncio.run(follow())
 
 

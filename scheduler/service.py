@@ -45,7 +45,7 @@ from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
-from scheduler.settings import Settings
+from scheduler.settings import Settings, open_to_anyone
 from scheduler.video_service.open import open_video_service
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ async def run(
             port = await nursery.start(
                 serve_api, store, dsn, settings, accepting, metrics, jars, diagnose_aio
             )
+            if warning := open_to_anyone(settings.grpc):
+                log.warning("%s", warning)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
             if settings.metrics.port:
                 metrics_port = await nursery.start(

@@ -28,8 +28,9 @@ from scheduler.site_limits import DEFAULT_PATTERN, SiteLimit, SiteLimits
 
 ENV_PREFIX = "SCHEDULER"
 SETTINGS_FILE_VARIABLE = "SCHEDULER_SETTINGS_FILE"
-# Keys dynaconf adds of its own, and the file variable read above; not settings.
-_NOT_SETTINGS = {"load_dotenv", "settings_file"}
+# Keys dynaconf adds of its own, the file variable read above, and the client commands'
+# own variables (SCHEDULER_TARGET, SCHEDULER_TOKEN: scheduler/cli.py); not settings.
+_NOT_SETTINGS = {"load_dotenv", "settings_file", "target", "token"}
 # Tables whose keys are the user's own (site patterns), checked by their parser.
 _FREE_TABLES = {("sites", "limits"), ("sites", "cookies")}
 
@@ -236,6 +237,29 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+def open_to_anyone(grpc: GrpcSettings) -> str | None:
+    """The warning for an API that listens beyond this host with neither a token nor mutual
+    TLS: whoever reaches the port may subscribe, unsubscribe and cancel for any user. (A
+    back end inside its own cluster may want that, so it is a warning, not a refusal.)"""
+    if _is_loopback(grpc.host) or grpc.tokens or (grpc.tls_cert and grpc.tls_client_ca):
+        return None
+    return (
+        f"the API listens on {grpc.host or 'every interface'}:{grpc.port} with no token and no mutual TLS: "
+        "anyone who reaches it may subscribe, unsubscribe and cancel for any user; set "
+        f"{variable('grpc', 'tokens')} or {variable('grpc', 'tls_client_ca')}, or "
+        f"{variable('grpc', 'host')}=127.0.0.1"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may stand for any address
 
 
 def variable(*path: str) -> str:

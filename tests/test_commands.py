@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from collections.abc import AsyncIterator
@@ -37,13 +38,14 @@ def service_environment(database_url: str, redis_url: str, port: int, data_dir: 
     )
 
 
-async def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+async def cli(*args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """`scheduler <args>` with no SCHEDULER_* variable but `env`."""
     return await trio.run_process(
         scheduler_command(*args),
         capture_stdout=True,
         capture_stderr=True,
         check=False,
-        env=clean_environment(),
+        env=clean_environment(**env),
     )
 
 
@@ -130,7 +132,25 @@ async def test_a_client_command_without_a_service_says_so_in_one_line(command: s
 
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
-    assert line.startswith("scheduler: cannot reach the scheduler at 127.0.0.1:")
+    assert re.fullmatch(
+        r"scheduler: cannot reach the service at 127\.0\.0\.1:\d+ \(connection refused\)", line
+    )
+
+
+async def test_a_service_that_does_not_answer_is_given_up_after_the_timeout() -> None:
+    with trio.socket.socket() as silent:  # accepts connections, never says a word
+        await silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = trio.current_time()
+        result = await cli("categories", "--user", "1", "--target", f"127.0.0.1:{port}", "--timeout", "1")
+        took = trio.current_time() - started
+
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"scheduler: cannot reach the service at 127.0.0.1:{port} (no answer within 1 s)"
+    ]
+    assert took < 10
 
 
 @pytest.mark.parametrize(
@@ -290,3 +310,101 @@ async def test_a_second_signal_stops_at_once_and_still_gives_the_video_back(
     [row] = await db.fetch("SELECT status::text, lease_owner FROM videos")
     assert (row["status"], row["lease_owner"]) == ("pending", None)
     assert "again: stopping now" in log.read_text()
+
+
+def _listening_addresses(process: trio.Process) -> set[str]:
+    return {
+        connection.laddr.ip
+        for connection in psutil.Process(process.pid).net_connections("inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
+
+
+async def test_serve_listens_on_this_host_only_by_default(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    env = service_environment(database_url, redis_url, port, tmp_path)
+    del env["SCHEDULER_GRPC__HOST"]
+    env["SCHEDULER_METRICS__PORT"] = str(metrics_port)
+    log = tmp_path / "serve.log"
+    async with scheduler_process(env, log, "serve") as serve:
+        with trio.fail_after(60):
+            await wait_until_listening(port, serve, log)
+            await wait_until_listening(metrics_port, serve, log)
+        listening = _listening_addresses(serve)
+        health = await cli("health", "--target", f"127.0.0.1:{port}")
+        serve.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await serve.wait() == 0, log.read_text()
+
+    assert listening == {"127.0.0.1"}  # the API and the metrics, on no other interface
+    assert health.stdout == b"SERVING\n"
+    assert f"serving gRPC on 127.0.0.1:{port}" in log.read_text()
+    assert "no token" not in log.read_text()
+
+
+@pytest.mark.parametrize("tokens", [[], ["a-token-of-16-chars-or-more"]], ids=["no token", "a token"])
+async def test_serve_on_every_interface_without_a_token_warns_once(
+    database_url: str, redis_url: str, tmp_path: Path, tokens: list[str]
+) -> None:
+    port = free_port()
+    env = service_environment(database_url, redis_url, port, tmp_path) | {
+        "SCHEDULER_GRPC__HOST": "0.0.0.0",
+        "SCHEDULER_GRPC__TOKENS": json.dumps(tokens),
+    }
+    log = tmp_path / "serve.log"
+    async with scheduler_process(env, log, "serve") as serve:
+        with trio.fail_after(60):
+            await wait_until_listening(port, serve, log)
+        assert (await cli("health", "--target", f"127.0.0.1:{port}")).stdout == b"SERVING\n"
+        serve.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await serve.wait() == 0, log.read_text()
+
+    warnings = [line for line in log.read_text().splitlines() if "SCHEDULER_GRPC__TOKENS" in line]
+    if tokens:
+        assert warnings == []
+    else:
+        [warning] = warnings
+        assert f"the API listens on 0.0.0.0:{port} with no token and no mutual TLS" in warning
+        assert "SCHEDULER_GRPC__TLS_CLIENT_CA" in warning and "SCHEDULER_GRPC__HOST=127.0.0.1" in warning
+
+
+async def test_client_commands_find_the_service_where_its_settings_put_it(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    token = "a-token-of-16-chars-or-more"
+    env = service_environment(database_url, redis_url, port, tmp_path) | {
+        "SCHEDULER_GRPC__HOST": "0.0.0.0",
+        "SCHEDULER_GRPC__TOKENS": json.dumps([token]),
+    }
+    settings_file = tmp_path / "scheduler.toml"
+    settings_file.write_text(f'[grpc]\nport = {port}\ntokens = ["{token}"]\n')
+    log = tmp_path / "serve.log"
+    async with scheduler_process(env, log, "serve") as serve:
+        with trio.fail_after(60):
+            await wait_until_listening(port, serve, log)
+        # The settings `serve` reads: the environment, or a settings file (0.0.0.0: this host).
+        from_environment = await cli(
+            "categories", "--user", "1", SCHEDULER_GRPC__HOST="0.0.0.0", SCHEDULER_GRPC__PORT=str(port),
+            SCHEDULER_GRPC__TOKENS=json.dumps([token]),
+        )  # fmt: skip
+        from_file = await cli("--config", str(settings_file), "categories", "--user", "1")
+        # SCHEDULER_TARGET, and --target over it; a target given by hand gets no token of the settings.
+        by_target = await cli(
+            "categories", "--user", "1", SCHEDULER_TARGET=f"127.0.0.1:{port}", SCHEDULER_TOKEN=token
+        )
+        by_hand = await cli(
+            "categories", "--user", "1", "--target", f"127.0.0.1:{port}",
+            SCHEDULER_TARGET="127.0.0.1:1", SCHEDULER_GRPC__TOKENS=json.dumps([token]),
+        )  # fmt: skip
+        serve.send_signal(signal.SIGTERM)
+        with trio.fail_after(15):
+            assert await serve.wait() == 0, log.read_text()
+
+    for result in (from_environment, from_file, by_target):
+        assert (result.returncode, result.stderr) == (0, b""), result.stderr
+    assert by_hand.returncode == 1
+    assert by_hand.stderr.decode().startswith("scheduler: UNAUTHENTICATED")

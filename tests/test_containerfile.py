@@ -4,10 +4,13 @@ agrees with the package (console script, settings defaults) and runs as non-root
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 
-from scheduler.cli import build_parser
+import pytest
+
+from scheduler.cli import build_parser, client_connection
 from scheduler.settings import defaults
 from tests.support import REPO
 
@@ -50,14 +53,23 @@ def test_the_data_directory_is_a_volume_the_user_owns() -> None:
     assert f"install -d -o scheduler -g scheduler {data_dir[1]}" in CONTAINERFILE.replace("\\\n", " ")
 
 
-def test_the_healthcheck_asks_the_health_command_at_the_served_port() -> None:
+def test_the_healthcheck_asks_the_health_command_at_the_served_port(monkeypatch: pytest.MonkeyPatch) -> None:
     [healthcheck] = instructions("HEALTHCHECK")
     command = json.loads(healthcheck.split(" CMD ", 1)[1])
     arguments = build_parser().parse_args(command[1:])
+    [env] = instructions("ENV")
+    image_environment = dict(re.findall(r"(SCHEDULER_\w+)=(\S+)", env))
 
     assert command[0] == "scheduler"
     assert arguments.command == "health"
-    assert arguments.target == f"127.0.0.1:{defaults()['grpc']['port']}"
+    assert image_environment["SCHEDULER_GRPC__HOST"] == "0.0.0.0"  # the pod's network
+    port = image_environment["SCHEDULER_GRPC__PORT"]
+    for name in [name for name in os.environ if name.startswith("SCHEDULER_")]:
+        monkeypatch.delenv(name)  # the image's environment only
+    for name, value in image_environment.items():
+        monkeypatch.setenv(name, value)
+    assert client_connection(arguments, image_environment).target == f"127.0.0.1:{port}"
+    assert f"EXPOSE {port} " in CONTAINERFILE
 
 
 def test_the_user_is_the_one_created_and_the_version_label_is_the_package_version() -> None:

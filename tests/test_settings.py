@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.categories import from_url
-from scheduler.settings import SettingsError, defaults, from_overrides, load, parse
+from scheduler.settings import SettingsError, defaults, from_overrides, load, open_to_anyone, parse
 
 DEFAULT_ALLOWED = (
     "nicovideo.jp",
@@ -64,7 +64,7 @@ def test_defaults_load_without_any_configuration() -> None:
     settings = load()
 
     assert settings.data_dir == Path("./scheduler-data")
-    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 7777)
+    assert (settings.grpc.host, settings.grpc.port) == ("127.0.0.1", 7777)
     assert settings.database.url == ""
     assert settings.database.migrate_on_start is True
     assert (settings.database.pool_min_size, settings.database.pool_max_size) == (1, 10)
@@ -98,7 +98,7 @@ def test_parse_of_the_shipped_defaults_equals_load() -> None:
 def test_from_overrides_merges_tables_onto_the_defaults() -> None:
     settings = from_overrides({"grpc": {"port": 1}, "sites": {"allowed": ["example.com"]}})
 
-    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 1)
+    assert (settings.grpc.host, settings.grpc.port) == ("127.0.0.1", 1)
     assert settings.sites.allowed == ("example.com",)
 
 
@@ -111,7 +111,7 @@ def test_env_port_is_read_as_an_integer(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load()
 
     assert settings.grpc.port == 7000
-    assert settings.grpc.host == "0.0.0.0"
+    assert settings.grpc.host == "127.0.0.1"
 
 
 def test_env_redis_urls_list_becomes_a_tuple(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,7 +154,7 @@ def test_settings_file_table_with_only_port_keeps_the_default_host(tmp_path: Pat
 
     settings = load(config_file=path)
 
-    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 7001)
+    assert (settings.grpc.host, settings.grpc.port) == ("127.0.0.1", 7001)
     assert settings.database.pool_max_size == 10
 
 
@@ -170,7 +170,7 @@ def test_settings_file_named_by_env_variable(monkeypatch: pytest.MonkeyPatch, tm
 
     settings = load()
 
-    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 7002)
+    assert (settings.grpc.host, settings.grpc.port) == ("127.0.0.1", 7002)
     assert settings.redis.urls == ("redis://r:6379/0",)
 
 
@@ -369,7 +369,7 @@ def test_parse_accepts_merged_overrides() -> None:
     )
 
     assert settings.data_dir == Path("/var/lib/scheduler")
-    assert (settings.grpc.host, settings.grpc.port) == ("0.0.0.0", 0)
+    assert (settings.grpc.host, settings.grpc.port) == ("127.0.0.1", 0)
     assert settings.redis.urls == ("rediss://r:6380/1", "unix:///run/redis.sock")
     assert settings.sites.allowed == ("127.0.0.1", "::1", "*.example.com")
 
@@ -474,3 +474,42 @@ def test_the_directory_video_service_defaults_under_the_data_dir(monkeypatch: py
 
     assert settings.video_service.kind == "directory"
     assert settings.video_service.directory == Path("/srv/archive/media")
+
+
+# Who may reach the API
+
+
+@pytest.mark.parametrize(
+    ("grpc", "warned"),
+    [
+        ({}, False),  # the default: this host only
+        ({"host": "::1"}, False),
+        ({"host": "localhost"}, False),
+        ({"host": "0.0.0.0"}, True),
+        ({"host": "192.0.2.7"}, True),
+        ({"host": "scheduler.internal"}, True),  # a name may stand for any address
+        ({"host": "0.0.0.0", "tokens": ["s3cret-token-0123456789"]}, False),
+    ],
+)
+def test_an_api_open_to_anyone_is_warned_of(grpc: dict[str, Any], warned: bool) -> None:
+    warning = open_to_anyone(from_overrides({"grpc": grpc}).grpc)
+
+    assert (warning is not None) == warned
+    if warning:
+        assert "SCHEDULER_GRPC__TOKENS" in warning and "SCHEDULER_GRPC__TLS_CLIENT_CA" in warning
+        assert "s3cret" not in warning
+
+
+def test_mutual_tls_is_enough_to_listen_beyond_this_host(tmp_path: Path) -> None:
+    pem = [write(tmp_path / name, "-") for name in ("cert.pem", "key.pem", "ca.pem")]
+    grpc = {"host": "0.0.0.0", "tls_cert": pem[0], "tls_key": pem[1]}
+
+    assert open_to_anyone(from_overrides({"grpc": grpc}).grpc) is not None  # TLS, but anyone may speak it
+    assert open_to_anyone(from_overrides({"grpc": grpc | {"tls_client_ca": pem[2]}}).grpc) is None
+
+
+def test_the_client_commands_variables_are_not_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULER_TARGET", "127.0.0.1:7791")
+    monkeypatch.setenv("SCHEDULER_TOKEN", "a-token-of-16-chars-or-more")
+
+    assert load().grpc.port == 7777  # read by `scheduler <client command>`, ignored here
