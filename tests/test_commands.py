@@ -103,6 +103,8 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert reset.stdout == b"site *.nicovideo.jp: breaker was not open\n"
     lines = [json.loads(line) for line in log.read_text().splitlines()]  # every line is JSON
     assert any(line["message"].startswith("serving gRPC on") for line in lines)
+    stopped = "stopped: 0 downloads finished, 0 given back, in "
+    assert any(line["message"].startswith(stopped) for line in lines)
     assert all(line["instance"] for line in lines if line["logger"] == "scheduler.pipeline.pipeline")
     assert refused.returncode == 1
     assert refused.stderr.decode().splitlines() == [
@@ -289,6 +291,7 @@ async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
     [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
     assert (row["status"], row["lease_owner"], row["attempts"]) == ("pending", None, 0)
     assert "stopping gracefully" in log.read_text()
+    assert re.search(r"stopped: 0 downloads finished, 1 given back, in \d+\.\d s", log.read_text())
     lock_key = f"scheduler:lock:{site.host}:slow"
     assert await trio.to_thread.run_sync(redis.Redis.from_url(redis_url).exists, lock_key) == 0  # given back
     assert f"video {await db.value('SELECT id FROM videos')} ({site.host} slow): downloading" in watched

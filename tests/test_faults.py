@@ -292,3 +292,13 @@ def test_workers_back_off_exponentially_while_the_database_is_away() -> None:
     backoff.succeeded()
     assert backoff.failed() == 0.5
     assert [retry_delay(n, 60.0, 21600.0) for n in (1, 2, 3, 10)] == [60.0, 120.0, 240.0, 21600.0]
+
+
+def test_a_graceful_stop_is_told_in_one_line() -> None:
+    from scheduler.pipeline.pipeline import StopTally
+
+    tally = StopTally()
+    tally.began_at = 100.0
+    tally.finished, tally.given_back = 3, 2
+
+    assert tally.line(112.34) == "stopped: 3 downloads finished, 2 given back, in 12.3 s"

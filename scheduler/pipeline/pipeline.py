@@ -102,6 +102,19 @@ class Backoff:
         self.failures = 0
 
 
+class StopTally:
+    """A graceful stop, counted: downloads finished and given back since it began (pure)."""
+
+    def __init__(self) -> None:
+        self.began_at: float | None = None
+        self.finished = 0
+        self.given_back = 0
+
+    def line(self, now: float) -> str:
+        took = now - (self.began_at if self.began_at is not None else now)
+        return f"stopped: {self.finished} downloads finished, {self.given_back} given back, in {took:.1f} s"
+
+
 def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
     """Exponential backoff after the `attempts`-th failed attempt (pure)."""
     return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
@@ -152,10 +165,13 @@ class Pipeline:
         self._claimers = trio.CancelScope()
         self._downloaders = trio.CancelScope()
         self._work_root = settings.data_dir / "work" / self.owner
+        self._stop = StopTally()
 
     def drain(self, grace_s: float) -> None:
         """Shutdown: stop claiming now; running downloads get `grace_s` to finish."""
         log.info("stopping: no new work; running downloads have %ss to finish", grace_s)
+        if self._stop.began_at is None:
+            self._stop.began_at = trio.current_time()
         self._claimers.cancel()
         self._downloaders.deadline = min(self._downloaders.deadline, trio.current_time() + grace_s)
 
@@ -179,6 +195,8 @@ class Pipeline:
                     log.info("pipeline running as %s", self.owner)
                     task_status.started()
                 keepers.cancel_scope.cancel()
+            if self._stop.began_at is not None:
+                log.info("%s", self._stop.line(trio.current_time()))
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(shutil.rmtree, self._work_root, True)
@@ -444,6 +462,7 @@ class Pipeline:
             # Shutdown, after the grace period: give the video back untouched.
             log.info("video %d: stopped by shutdown, back to pending", video.id)
             await shielded(aio(self.db.release_video), video, "stopped by a shutdown; back to pending", 0)
+            self._stop.given_back += 1
             raise
         except Exception as error:
             await self._failed(job, error)
@@ -472,6 +491,8 @@ class Pipeline:
         if delivered is not None:
             phases.stop()
             log.info("video %d: %s %s", video.id, delivered, phases.summary(), extra=_of(video))
+            if self._stop.began_at is not None:
+                self._stop.finished += 1
 
     async def _transfer(self, job: Job) -> str | None:
         """Delivers the video; returns what was done, or None if the lease was lost."""
