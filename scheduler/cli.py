@@ -19,13 +19,11 @@ import trio_asyncio
 from scheduler import __version__, client, embedded, logs
 from scheduler.client import ClientError
 from scheduler.db.migrate import MigrationError
-from scheduler.settings import Settings, SettingsError, load
+from scheduler.settings import TARGET_VARIABLE, TOKEN_VARIABLE, Settings, SettingsError, load
 from scheduler.v1 import scheduler_pb2 as pb
 
 log = logging.getLogger("scheduler")
 
-TARGET_VARIABLE = "SCHEDULER_TARGET"
-TOKEN_VARIABLE = "SCHEDULER_TOKEN"
 _SITES = {"niconico": pb.NICONICO, "youtube": pb.YOUTUBE, "bilibili": pb.BILIBILI}
 _KINDS = {"tag": pb.TAG, "channel": pb.CHANNEL, "playlist": pb.PLAYLIST}
 

@@ -28,9 +28,16 @@ from scheduler.site_limits import DEFAULT_PATTERN, SiteLimit, SiteLimits
 
 ENV_PREFIX = "SCHEDULER"
 SETTINGS_FILE_VARIABLE = "SCHEDULER_SETTINGS_FILE"
+# The client commands' own variables (scheduler/cli.py): where the service is, its token.
+TARGET_VARIABLE = "SCHEDULER_TARGET"
+TOKEN_VARIABLE = "SCHEDULER_TOKEN"
 # Keys dynaconf adds of its own, the file variable read above, and the client commands'
-# own variables (SCHEDULER_TARGET, SCHEDULER_TOKEN: scheduler/cli.py); not settings.
-_NOT_SETTINGS = {"load_dotenv", "settings_file", "target", "token"}
+# variables; not settings.
+_NOT_SETTINGS = {
+    "load_dotenv",
+    "settings_file",
+    *(name.removeprefix(f"{ENV_PREFIX}_").lower() for name in (TARGET_VARIABLE, TOKEN_VARIABLE)),
+}
 # Tables whose keys are the user's own (site patterns), checked by their parser.
 _FREE_TABLES = {("sites", "limits"), ("sites", "cookies")}
 

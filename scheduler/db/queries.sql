@@ -234,8 +234,8 @@ WHERE NOT EXISTS (SELECT FROM created c WHERE c.website = f.website AND c.foreig
 -- name: add_known_videos
 -- Listed videos that exist already into the category, at the places store_listing gave
 -- them (its snapshot may predate a video another sync has just inserted: this one's does
--- not), waiting if they are pending and not deferred (checked again under lock:
--- migrations/0013).
+-- not), in their queues if they are pending or in flight and not deferred (checked again
+-- under lock: migrations/0014).
 INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
 SELECT $1, v.id, k.position, k.upload_rank, video_in_queue(v.status, v.deferred)
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
