@@ -1,7 +1,8 @@
 """The `scheduler` command.
 
-Exit codes: 0 success; 1 the service refused or could not be reached (one line on
-stderr); 2 a bad setting or bad command line (one line naming it).
+Exit codes (docs/operations.md#exit-codes): 0 success; 1 the service refused or could
+not be reached (one line on stderr); 2 a bad setting or bad command line (one line naming
+it). `serve` and `migrate` add theirs for a start that fails (scheduler/startup.py).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import trio_asyncio
 
-from scheduler import __version__, client, embedded, logs
+from scheduler import __version__, client, logs, startup
 from scheduler.client import ClientError
-from scheduler.db.migrate import MigrationError
 from scheduler.settings import TARGET_VARIABLE, TOKEN_VARIABLE, Settings, SettingsError, load
+from scheduler.startup import Patience
 from scheduler.v1 import scheduler_pb2 as pb
 
 log = logging.getLogger("scheduler")
@@ -259,25 +260,35 @@ def _migrating(settings: Settings, enabled: bool) -> Settings:
 def _serve(settings: Settings) -> int:
     from scheduler.service import serve_until_signalled
 
-    return _run_trio(serve_until_signalled, settings, "cannot start")
+    return _run_trio(serve_until_signalled, settings, "start")
 
 
 def _migrate(settings: Settings) -> int:
     from scheduler.service import open_database
 
     async def migrate_only(settings: Settings) -> None:
-        async with open_database(settings):  # applies the migrations on the way in
-            pass
+        try:
+            async with open_database(settings, Patience(settings.startup.wait_s)):
+                pass  # the migrations are applied on the way in
+        except Exception as error:
+            raise startup.as_failure(error) from error
 
-    return _run_trio(migrate_only, _migrating(settings, True), "cannot migrate")
+    return _run_trio(migrate_only, _migrating(settings, True), "migrate")
 
 
-def _run_trio(function: Callable[[Settings], Awaitable[None]], settings: Settings, failure: str) -> int:
+def _run_trio(function: Callable[[Settings], Awaitable[None]], settings: Settings, verb: str) -> int:
+    """Runs `serve` or `migrate`: a start that fails ends in one line and its exit code
+    (scheduler/startup.py), with the traceback only at DEBUG; an error after the start is
+    a bug, logged with its traceback."""
     try:
         trio_asyncio.run(function, settings)
-    except (embedded.EmbeddedServerError, MigrationError, OSError) as error:
-        log.error("%s: %s", failure, error)
-        return 1
+    except Exception as error:
+        if failure := startup.find(error, startup.StartupFailure):
+            debug = log.isEnabledFor(logging.DEBUG)
+            log.error("cannot %s: %s", verb, failure, exc_info=error if debug else None)
+            return failure.exit_code
+        log.critical("stopped by an unexpected error", exc_info=error)
+        return startup.EXIT_UNAVAILABLE
     return 0
 
 

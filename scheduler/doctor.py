@@ -16,15 +16,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import asyncpg
-import redis.asyncio
 import trio
 import trio_asyncio
 import yt_dlp.version
 
 from scheduler.cookies import CookieJars, day
+from scheduler.db.probe import probe as probe_database
 from scheduler.findings import Finding
 from scheduler.pipeline import ytdlp
+from scheduler.probes import probe_redis
 from scheduler.programs import release_age_days
 from scheduler.settings import Settings, redact
 from scheduler.video_service.base import VideoService, VideoServiceError
@@ -106,19 +106,6 @@ async def _probe(check: str, probe: Callable[[], Awaitable[object]], fix: str, o
     return Finding(check, False, f"no answer within {PROBE_TIMEOUT_S:g}s", fix)
 
 
-async def _ping_redis(url: str) -> None:
-    async def ping() -> None:
-        client = redis.asyncio.from_url(
-            url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S
-        )
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
-    await trio_asyncio.aio_as_trio(ping)()
-
-
 async def _resolve(host: str) -> None:
     try:
         await trio.socket.getaddrinfo(host, 443)
@@ -168,7 +155,8 @@ async def diagnose(settings: Settings, jars: CookieJars, servers: Servers) -> li
         findings.append(Finding("redis", True, f"embedded, started by serve in {settings.data_dir}"))
     for url in servers.redis_urls:
         fix = "check SCHEDULER_REDIS__URLS and that it runs"
-        probes.append((f"redis {redact(url)}", functools.partial(_ping_redis, url), fix, "answers"))
+        ping = functools.partial(probe_redis, url, PROBE_TIMEOUT_S)
+        probes.append((f"redis {redact(url)}", ping, fix, "answers"))
     service = settings.video_service
     where = {"directory": str(service.directory), "horahora": service.address, "http": service.url}
     exists = functools.partial(servers.video_service.exists, "doctor.invalid", "scheduler-doctor")
@@ -193,12 +181,7 @@ async def diagnose_here(settings: Settings) -> list[Finding]:
     would start (inside trio-asyncio's loop)."""
     database: Callable[[], Awaitable[object]] | None = None
     if url := settings.database.url:
-
-        async def connect() -> None:
-            connection = await asyncpg.connect(url, timeout=PROBE_TIMEOUT_S)
-            await connection.close()
-
-        database = trio_asyncio.aio_as_trio(connect)
+        database = functools.partial(trio_asyncio.aio_as_trio(probe_database), url, PROBE_TIMEOUT_S)
     try:
         async with open_video_service(settings.video_service) as video_service:
             servers = Servers(database, settings.redis.urls, video_service)

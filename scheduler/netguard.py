@@ -5,9 +5,11 @@ see `categories.host_allowed`), and its host name does not resolve to a private,
 loopback, link-local, multicast, reserved or unspecified address, unless that address,
 or the host name itself, is listed exactly: a listing is the operator vouching for it.
 
-Limit (DNS rebinding): the name is resolved here, at check time; the connection resolves
-it again. A name whose answer changes between the two lookups (or a proxy that resolves
-it on its own) can still reach an address this check refused.
+DNS rebinding: a name may answer a public address when the URL is checked and a private
+one when the connection looks it up again. So the connection checks again, at the very
+address it is about to connect to (`check_connection`, in yt-dlp's connections: see
+pipeline/ytdlp.py). Limit: through a proxy (SCHEDULER_DOWNLOADER__PROXY) the proxy
+resolves the name on its own; only the check's lookup is ours.
 """
 
 from __future__ import annotations
@@ -69,6 +71,19 @@ def check_url(url: str, allowed: tuple[str, ...], resolve: Resolver | None = Non
         kind = special_kind(address)
         if kind and str(address) not in allowed:
             raise Refused(url, f"host {host} resolves to {address}, a {kind} address")
+
+
+def check_connection(host: str, address: str, allowed: tuple[str, ...]) -> None:
+    """Raises Refused unless a connection to `host` may go to `address`, the IP it is
+    about to connect to: the rule of check_url's lookup, applied to the lookup the
+    connection made itself."""
+    canonical = canonical_host(host) or host
+    if canonical in allowed:
+        return  # listed exactly: trusted wherever it points, as in check_url
+    ip = ipaddress.ip_address(address.partition("%")[0])
+    kind = special_kind(ip)
+    if kind and str(ip) not in allowed:
+        raise Refused(canonical, f"host {canonical} resolves to {ip}, a {kind} address, when connecting")
 
 
 def special_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:

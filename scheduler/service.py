@@ -3,8 +3,9 @@
     trio_asyncio loop (opened by the caller)
     └─ run()
        ├─ resources, opened in order and closed in reverse, each close shielded
-       │  and bounded: embedded PostgreSQL / Redis (when no URL is set), migrations,
-       │  the asyncpg pool, the Redlock clients, the site limiter, the Video Service
+       │  and bounded: embedded PostgreSQL / Redis (when no URL is set, else waited
+       │  for: scheduler/startup.py), migrations, the asyncpg pool, the Redlock
+       │  clients, the site limiter, the Video Service (waited for)
        └─ nursery
           ├─ registration: this instance's heartbeat row (scheduler/instances.py)
           ├─ cookie keeper: the sites' cookies re-read when changed, expiry warned of
@@ -13,31 +14,38 @@
           └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
 
 Every long-lived task is started with `nursery.start`, so `run` reports ready only
-once the port listens and the workers wait. `Running.stop` drains the pipeline (the
-graceful path); cancelling `run` stops everything at once; either way, the leases
-and locks it holds are given back.
+once the ports listen and the workers wait. A start that cannot succeed raises
+StartupFailure: the one line `serve` ends with, and its exit code. `Running.stop`
+drains the pipeline (the graceful path); cancelling `run` stops everything at once;
+either way, the leases and locks it holds are given back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import signal
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import trio
 import trio_asyncio
 from grpclib.health.check import ServiceStatus
 
-from scheduler import doctor, embedded, logs
+from scheduler import doctor, embedded, logs, probes, startup
+from scheduler.api.security import tls_context
 from scheduler.api.server import serve_api
 from scheduler.cookie_keeper import keep_cookies
 from scheduler.cookies import CookieJars
-from scheduler.db.migrate import migrate
+from scheduler.db import probe
+from scheduler.db.migrate import MigrationError, migrate
 from scheduler.db.store import Store
 from scheduler.doctor import Servers
+from scheduler.errors import ServerRefused
 from scheduler.findings import Finding
 from scheduler.instances import instance_id, keep_registered, registration
 from scheduler.limiter import SiteLimiter
@@ -45,7 +53,9 @@ from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
-from scheduler.settings import Settings, open_to_anyone
+from scheduler.settings import Settings, VideoServiceSettings, open_to_anyone, variable
+from scheduler.startup import Patience, StartupFailure
+from scheduler.video_service.base import VideoService
 from scheduler.video_service.open import open_video_service
 
 log = logging.getLogger(__name__)
@@ -64,23 +74,31 @@ class Running:
 
 
 async def run(
-    settings: Settings, *, task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED
+    settings: Settings,
+    stop_requested: trio.Event | None = None,
+    *,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Runs the service until stopped or cancelled; reports `Running` once the port listens
-    and the workers wait."""
+    """Runs the service until stopped or cancelled; reports `Running` once the ports
+    listen and the workers wait. While it waits for its servers, `stop_requested` ends the
+    wait (StopRequested)."""
     stopped = trio.Event()
+    asyncio.get_running_loop().set_exception_handler(_log_asyncio_error)
     jars = CookieJars(settings.sites.cookies)  # the files were checked with the settings
     ytdlp.prepare(settings.downloader)  # before any thread uses yt-dlp
+    tls = _tls_context(settings)
+    patience = Patience(settings.startup.wait_s, stop_requested)
     try:
         async with (
-            open_database(settings) as dsn,
-            open_redis(settings) as redis_urls,
+            open_database(settings, patience) as dsn,
+            open_redis(settings, patience) as redis_urls,
             open_store(dsn, settings) as store,
             Redlock.open(redis_urls, settings.lock.ttl_s) as redlock,
             SiteLimiter.open(redis_urls, settings.sites.limits, settings.lock.ttl_s) as limiter,
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
+            await wait_for_video_service(settings.video_service, video_service, patience)
             instance = instance_id()
             logs.set_instance(instance)
             me = registration(instance, settings.downloader.workers)
@@ -95,19 +113,31 @@ async def run(
             # The servicer runs in asyncio (grpclib); the checks are Trio code.
             diagnose_aio = trio_asyncio.trio_as_aio(diagnose)
             port = await nursery.start(
-                serve_api, store, dsn, settings, accepting, metrics, jars, diagnose_aio
+                serve_api, store, dsn, settings, tls, accepting, metrics, jars, diagnose_aio
             )
+            metrics_port = 0
+            if settings.metrics.port:
+                try:
+                    metrics_port = await nursery.start(
+                        serve_metrics,
+                        metrics,
+                        settings.grpc.host,
+                        settings.metrics.port,
+                        trio_asyncio.aio_as_trio(store.count_by_status),
+                    )
+                except OSError as error:
+                    raise startup.cannot_listen(
+                        error,
+                        settings.grpc.host,
+                        settings.metrics.port,
+                        variable("grpc", "host"),
+                        variable("metrics", "port"),
+                    ) from error
+            # Only now that everything it serves is bound.
             if warning := open_to_anyone(settings.grpc):
                 log.warning("%s", warning)
             log.info("serving gRPC on %s:%d", settings.grpc.host, port)
-            if settings.metrics.port:
-                metrics_port = await nursery.start(
-                    serve_metrics,
-                    metrics,
-                    settings.grpc.host,
-                    settings.metrics.port,
-                    trio_asyncio.aio_as_trio(store.count_by_status),
-                )
+            if metrics_port:
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
             nursery.start_soon(_warn_of_problems, diagnose)
             pipeline = Pipeline(
@@ -122,6 +152,24 @@ async def run(
             task_status.started(Running(port, stop, stopped))
     finally:
         stopped.set()
+
+
+def _log_asyncio_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An error no asyncio code awaited, such as the exception of a connection attempt that
+    was cancelled half-way (asyncpg's, when a stop cancels it): logged, as plain asyncio
+    does. trio-asyncio's own handler raises it into the loop instead, which cancels
+    everything and leaves the shielded give-backs waiting on a loop that is going away."""
+    error = context.get("exception")
+    message = context.get("message", "an error in the event loop")
+    # A future nobody awaited any more: what a cancellation leaves behind, not news.
+    level = logging.DEBUG if message.startswith("Future exception was never retrieved") else logging.WARNING
+    log.log(
+        level,
+        "asyncio: %s%s",
+        message,
+        f": {error!r}" if error is not None else "",
+        exc_info=error if log.isEnabledFor(logging.DEBUG) else None,
+    )
 
 
 async def _warn_of_problems(diagnose: Callable[[], Awaitable[list[Finding]]]) -> None:
@@ -145,35 +193,83 @@ async def _run_then_cancel(
 
 
 async def serve_until_signalled(settings: Settings) -> None:
-    """`run` until SIGINT or SIGTERM: the first one stops gracefully, a second at once."""
+    """`run` until SIGINT or SIGTERM: the first one stops gracefully, a second at once. A
+    first one while it starts stops it as soon as it has started, or at once while it
+    waits for its servers. A start that fails raises StartupFailure."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            running: Running = await nursery.start(run, settings)
-            nursery.start_soon(_stop_on_signals, signals, running, nursery.cancel_scope)
+            stopper = _Stopper(nursery.cancel_scope)
+            nursery.start_soon(stopper.follow, signals)
+            try:
+                running: Running = await nursery.start(run, settings, stopper.requested)
+            except Exception as error:
+                if startup.find(error, startup.StopRequested):
+                    nursery.cancel_scope.cancel()
+                    return
+                raise startup.as_failure(error) from error
+            stopper.started(running)
             await running.stopped.wait()
             nursery.cancel_scope.cancel()
 
 
-async def _stop_on_signals(signals: AsyncIterator[int], running: Running, scope: trio.CancelScope) -> None:
-    first = True
-    async for signum in signals:
-        name = signal.Signals(signum).name
-        if first:
-            log.info("received %s: stopping gracefully (again to stop at once)", name)
+@dataclass
+class _Stopper:
+    """What a signal does: the first asks `run` to stop gracefully (once it has started),
+    the next stops everything at once."""
+
+    scope: trio.CancelScope
+    requested: trio.Event = field(default_factory=trio.Event)
+    running: Running | None = None
+
+    def started(self, running: Running) -> None:
+        self.running = running
+        if self.requested.is_set():
             running.stop()
-            first = False
-        else:
-            log.info("received %s again: stopping now", name)
-            scope.cancel()
+
+    async def follow(self, signals: AsyncIterator[int]) -> None:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if self.requested.is_set():
+                log.info("received %s again: stopping now", name)
+                self.scope.cancel()
+                continue
+            self.requested.set()
+            if self.running is None:
+                log.info("received %s while starting: stopping (again to stop at once)", name)
+            else:
+                log.info("received %s: stopping gracefully (again to stop at once)", name)
+                self.running.stop()
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    try:
+        return tls_context(settings.grpc)
+    except (OSError, ssl.SSLError) as error:
+        names = ", ".join(variable("grpc", name) for name in ("tls_cert", "tls_key", "tls_client_ca"))
+        raise StartupFailure(
+            f"cannot load the TLS certificate, key or client CA: {error} ({names})", startup.EXIT_SETTING
+        ) from error
+
+
+def _database(dsn: str) -> startup.Server:
+    return startup.Server(probe.where(dsn), variable("database", "url"))
+
+
+def _database_failure(dsn: str, error: Exception) -> StartupFailure:
+    """The database failed after it answered the start's probe: the same one line."""
+    server, problem = _database(dsn), probe.classify(error)
+    code = startup.EXIT_SETTING if isinstance(problem, ServerRefused) else startup.EXIT_UNAVAILABLE
+    return StartupFailure(f"{server.what}: {problem} ({server.setting})", code)
 
 
 @asynccontextmanager
-async def open_database(settings: Settings) -> AsyncIterator[str]:
-    """Yields the database URL, starting an embedded server when none is configured,
-    and applies the migrations unless disabled."""
+async def open_database(settings: Settings, patience: Patience) -> AsyncIterator[str]:
+    """Yields the database URL, starting an embedded server when none is configured (else
+    waiting for it to answer), and applies the migrations unless disabled."""
     if settings.database.url:
         dsn = settings.database.url
         server = None
+        await startup.wait_for(_database(dsn), functools.partial(_aio_probe, dsn), patience)
     else:
         directory = settings.data_dir / "postgres"
         log.info("starting embedded PostgreSQL in %s", directory)
@@ -181,7 +277,14 @@ async def open_database(settings: Settings) -> AsyncIterator[str]:
         dsn = server.url
     try:
         if settings.database.migrate_on_start:
-            await trio_asyncio.aio_as_trio(migrate)(dsn)
+            try:
+                await trio_asyncio.aio_as_trio(migrate)(dsn)
+            except MigrationError as error:
+                raise StartupFailure(
+                    f"{error} (fix it, then `scheduler migrate`)", startup.EXIT_MIGRATION
+                ) from error
+            except Exception as error:
+                raise _database_failure(dsn, error) from error
         yield dsn
     finally:
         if server is not None:
@@ -190,11 +293,20 @@ async def open_database(settings: Settings) -> AsyncIterator[str]:
                 await trio.to_thread.run_sync(server.stop)
 
 
+async def _aio_probe(dsn: str, timeout_s: float) -> None:
+    await trio_asyncio.aio_as_trio(probe.probe)(dsn, timeout_s)
+
+
 @asynccontextmanager
-async def open_redis(settings: Settings) -> AsyncIterator[tuple[str, ...]]:
-    """Yields the Redis URLs, starting an embedded server when none is configured."""
-    if settings.redis.urls:
-        yield settings.redis.urls
+async def open_redis(settings: Settings, patience: Patience) -> AsyncIterator[tuple[str, ...]]:
+    """Yields the Redis URLs, starting an embedded server when none is configured, else
+    waiting for a quorum of them to answer."""
+    if urls := settings.redis.urls:
+        where = ", ".join(probes.redis_where(url) for url in urls)
+        what = f"Redis at {where}" if len(urls) == 1 else f"Redis ({len(urls) // 2 + 1} of {where})"
+        quorum = startup.Server(what, variable("redis", "urls"))
+        await startup.wait_for(quorum, functools.partial(probes.probe_redis_quorum, urls), patience)
+        yield urls
         return
     directory = settings.data_dir / "redis"
     log.info("starting embedded Redis in %s", directory)
@@ -209,12 +321,15 @@ async def open_redis(settings: Settings) -> AsyncIterator[tuple[str, ...]]:
 
 @asynccontextmanager
 async def open_store(dsn: str, settings: Settings) -> AsyncIterator[Store]:
-    store = await trio_asyncio.aio_as_trio(Store.open)(
-        dsn,
-        min_size=settings.database.pool_min_size,
-        max_size=settings.database.pool_max_size,
-        statement_timeout_s=settings.database.statement_timeout_s,
-    )
+    try:
+        store = await trio_asyncio.aio_as_trio(Store.open)(
+            dsn,
+            min_size=settings.database.pool_min_size,
+            max_size=settings.database.pool_max_size,
+            statement_timeout_s=settings.database.statement_timeout_s,
+        )
+    except Exception as error:
+        raise _database_failure(dsn, error) from error
     try:
         yield store
     finally:
@@ -223,3 +338,18 @@ async def open_store(dsn: str, settings: Settings) -> AsyncIterator[Store]:
         if closing.cancelled_caught:
             log.warning("the database pool did not close in %ss; terminating it", CLOSE_TIMEOUT_S)
             store.terminate()
+
+
+async def wait_for_video_service(
+    settings: VideoServiceSettings, video_service: VideoService, patience: Patience
+) -> None:
+    """A Video Service across the network answers before the service starts (a directory
+    was made when it opened)."""
+    if settings.kind == "horahora":
+        where, setting = settings.address, variable("video_service", "address")
+    elif settings.kind == "http":
+        where, setting = settings.url, variable("video_service", "url")
+    else:
+        return
+    server = startup.Server(f"the {settings.kind} Video Service at {where}", setting)
+    await startup.wait_for(server, functools.partial(probes.probe_video_service, video_service), patience)

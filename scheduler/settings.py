@@ -157,6 +157,11 @@ class ShutdownSettings:
 
 
 @dataclass(frozen=True)
+class StartupSettings:
+    wait_s: float  # how long `serve` waits for PostgreSQL, Redis and the Video Service to answer
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database: DatabaseSettings
@@ -169,6 +174,7 @@ class Settings:
     downloader: DownloaderSettings
     video_service: VideoServiceSettings
     lock: LockSettings
+    startup: StartupSettings
     shutdown: ShutdownSettings
     metrics: MetricsSettings
     log: LogSettings
@@ -330,6 +336,7 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         ),
         video_service=section.video_service(data_dir),
         lock=LockSettings(ttl_s=section.number(("lock", "ttl_s"), 1.0)),
+        startup=StartupSettings(wait_s=section.number(("startup", "wait_s"), 0.0)),
         shutdown=ShutdownSettings(grace_s=section.number(("shutdown", "grace_s"), 0.0)),
         metrics=MetricsSettings(port=section.integer(("metrics", "port"), 0, 65535)),
         log=LogSettings(

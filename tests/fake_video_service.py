@@ -286,10 +286,10 @@ def _parse_upload(content_type: str, body: bytes, headers: dict[str, str]) -> Ht
 
 
 @asynccontextmanager
-async def running_fake_http() -> AsyncIterator[FakeHttp]:
-    """A FakeHttp on 127.0.0.1 (a free port), served by a background thread."""
+async def running_fake_http(port: int = 0) -> AsyncIterator[FakeHttp]:
+    """A FakeHttp on 127.0.0.1 (`port`, else a free one), served by a background thread."""
     fake = FakeHttp()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
     server.daemon_threads = True  # a hanging handler must not hold up the close
     fake.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

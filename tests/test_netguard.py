@@ -372,6 +372,76 @@ def test_a_name_an_allowed_wildcard_covers_is_refused_when_it_resolves_to_loopba
     assert trap.requests
 
 
+@pytest.fixture
+def rebinding_name(monkeypatch: pytest.MonkeyPatch, trap: Server) -> Iterator[tuple[str, list[str]]]:
+    """rebind.test, under an allowed "*.test": a name that answers a public address to
+    the check's lookup and the trap's 127.0.0.3 to the connection's (yt-dlp asks for
+    SOCK_STREAM addresses, the check for any): what a rebinding name does between the
+    two. Yields the name and, per lookup of it, what was answered."""
+    real = socket.getaddrinfo
+    answered: list[str] = []
+
+    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, *args: Any) -> Any:
+        if host != "rebind.test":
+            return real(host, port, family, type, *args)
+        address = "127.0.0.3" if type == socket.SOCK_STREAM else "93.184.216.34"
+        answered.append(address)
+        return real(address, port, family, type, *args)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield "rebind.test", answered
+
+
+def test_a_name_that_rebinds_between_the_check_and_the_connection_is_refused(
+    origin: Server,
+    trap: Server,
+    rebinding_name: tuple[str, list[str]],
+    tmp_path: Path,
+    settings: DownloaderSettings,
+) -> None:
+    name, answered = rebinding_name
+    url = f"http://{name}:{trap.server_address[1]}/v.mp4"
+    with pytest.raises(ytdlp.RefusedUrl) as caught:
+        download(url, tmp_path, settings, (*ALLOWED, "*.test"))
+
+    assert str(caught.value) == (
+        "refused rebind.test: host rebind.test resolves to 127.0.0.3, a loopback address, when connecting"
+    )
+    assert "93.184.216.34" in answered and "127.0.0.3" in answered  # the check passed; the connection did not
+    assert trap.requests == []
+
+
+def test_a_thumbnail_behind_a_rebinding_name_is_not_fetched(
+    origin: Server,
+    trap: Server,
+    rebinding_name: tuple[str, list[str]],
+    tmp_path: Path,
+    settings: DownloaderSettings,
+) -> None:
+    origin.page("/v.mp4", "video/mp4", b"\0" * 2000)
+    page = origin.page(
+        "/page.html",
+        "text/html",
+        f'<html><head><title>p</title><meta property="og:image" '
+        f'content="http://{rebinding_name[0]}:{trap.server_address[1]}/t.jpg"></head>'
+        f'<body><video src="{origin.base}/v.mp4"></video></body></html>',
+    )
+    assert download(page, tmp_path, settings, (*ALLOWED, "*.test")).thumbnail_path is None
+    assert trap.requests == []
+
+
+def test_check_connection_judges_the_address_connected_to() -> None:
+    netguard.check_connection("cdn.example", "93.184.216.34", ("*.example",))
+    netguard.check_connection("db.internal", "10.0.0.5", ("db.internal",))  # the host listed exactly
+    netguard.check_connection("cdn.example", "10.0.0.5", ("*.example", "10.0.0.5"))  # the address listed
+    with pytest.raises(Refused, match=re.escape("resolves to 10.0.0.5, a private address, when connecting")):
+        netguard.check_connection("cdn.example", "10.0.0.5", ("*.example",))
+    with pytest.raises(
+        Refused, match=re.escape("resolves to ::ffff:7f00:1, a loopback address, when connecting")
+    ):
+        netguard.check_connection("CDN.Example.", "::ffff:127.0.0.1", ("*.example",))
+
+
 def test_a_redirect_within_the_allowed_host_still_downloads(
     origin: Server, site: ContentSite, tmp_path: Path, settings: DownloaderSettings
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -22,7 +23,8 @@ from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.findings import Finding
 from scheduler.metrics import Metrics
-from scheduler.settings import Settings
+from scheduler.settings import Settings, variable
+from scheduler.startup import cannot_listen
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ async def serve_api(
     store: Store,
     dsn: str,
     settings: Settings,
+    tls: ssl.SSLContext | None,
     accepting: ServiceStatus,
     metrics: Metrics,
     cookies: CookieJars,
@@ -74,8 +77,13 @@ async def serve_api(
     server = Server(services)
     observe.install(server, metrics)  # first: it counts what security refuses too
     security.install(server, settings.grpc)
-    sock = bind(settings.grpc.host, settings.grpc.port)
-    await trio_asyncio.aio_as_trio(server.start)(sock=sock, ssl=security.tls_context(settings.grpc))
+    try:
+        sock = bind(settings.grpc.host, settings.grpc.port)
+    except OSError as error:
+        raise cannot_listen(
+            error, settings.grpc.host, settings.grpc.port, variable("grpc", "host"), variable("grpc", "port")
+        ) from error
+    await trio_asyncio.aio_as_trio(server.start)(sock=sock, ssl=tls)
     try:
         task_status.started(sock.getsockname()[1])
         await trio.sleep_forever()

@@ -103,14 +103,19 @@ async def _apply_pending(conn: asyncpg.Connection, migrations: list[Migration]) 
                     "it was applied; add a new migration instead"
                 )
             continue
-        async with conn.transaction():
-            await conn.execute(migration.sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                migration.version,
-                migration.name,
-                migration.checksum,
-            )
+        try:
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+        except asyncpg.PostgresError as error:
+            problem = " ".join(str(error).split())
+            name = f"{migration.version:04d}_{migration.name}.sql"
+            raise MigrationError(f"migration {name} failed and was rolled back: {problem}") from error
         log.info("applied migration %04d_%s", migration.version, migration.name)
         done.append(migration)
     return done

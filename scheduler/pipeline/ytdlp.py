@@ -8,7 +8,8 @@ CancelDownload, a shutdown) really stops the thread's work.
 
 Every URL fetched passes `netguard.check_url` (against SSRF): the listing's entries, the
 video's URL, and every request yt-dlp then sends, each redirect included (see
-`GuardedYoutubeDL`).
+`GuardedYoutubeDL`); and every connection, at the address it connects to
+(`_CheckEveryConnection`, against DNS rebinding).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import http.client
 import logging
 import socket
 import ssl
@@ -40,7 +42,9 @@ from yt_dlp.downloader.ism import IsmFD
 from yt_dlp.downloader.mhtml import MhtmlFD
 from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.extractor.generic import GenericIE
-from yt_dlp.networking._helper import make_ssl_context
+from yt_dlp.networking._helper import _socket_connect as socket_connect
+from yt_dlp.networking._helper import create_connection, make_ssl_context
+from yt_dlp.networking._urllib import HTTPHandler as YtdlpHTTPHandler
 from yt_dlp.networking._urllib import UrllibRH
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
@@ -163,8 +167,58 @@ class _CheckEveryRequest(urllib.request.BaseHandler):
     https_request = ftp_request = http_request
 
 
+class _CheckEveryConnection(urllib.request.BaseHandler):
+    """In a urllib opener, before yt-dlp's HTTPHandler: opens http(s) requests through it,
+    with connections that look the host up once and connect only to an address that
+    passes netguard.check_connection (against DNS rebinding: the request's check looked
+    the name up a moment before, and may have got another answer). TLS still verifies the
+    host name. A request through an HTTP proxy is left to yt-dlp's handler: the proxy
+    connects, not us; a SOCKS proxy's connection class connects on its own likewise."""
+
+    handler_order = 499  # before yt-dlp's HTTPHandler (500), which opens what this leaves
+
+    def __init__(self, http: YtdlpHTTPHandler, allowed: tuple[str, ...]) -> None:
+        self._http = http
+        self._allowed = allowed
+
+    def http_open(self, request: urllib.request.Request) -> Any:
+        return self._open(request, http.client.HTTPConnection)
+
+    def https_open(self, request: urllib.request.Request) -> Any:
+        return self._open(request, http.client.HTTPSConnection, context=self._http._context)
+
+    def _open(self, request: urllib.request.Request, base: type, **kwargs: Any) -> Any:
+        if request.has_proxy():
+            return None
+        connection_class = self._http._make_conn_class(base, request)
+        return self._http.do_open(functools.partial(self._connection, connection_class), request, **kwargs)
+
+    def _connection(self, connection_class: type, *args: Any, **kwargs: Any) -> Any:
+        connection = connection_class(*args, **kwargs)
+        if source := self._http._source_address:
+            connection.source_address = (source, 0)
+        connection._create_connection = self._connect
+        return connection
+
+    def _connect(self, address: tuple[str, int], timeout: Any, source_address: Any = None) -> socket.socket:
+        host = address[0]
+
+        def checked(info: tuple[Any, ...], timeout: Any, source_address: Any) -> socket.socket:
+            try:
+                netguard.check_connection(host, str(info[4][0]), self._allowed)
+            except netguard.Refused as refused:
+                raise _RefusedRequest(str(refused), cause=refused) from refused
+            connected: socket.socket = socket_connect(info, timeout, source_address)
+            return connected
+
+        # yt-dlp's own: one lookup, then each address in turn (each checked first).
+        sock: socket.socket = create_connection(address, timeout, source_address, _create_socket_func=checked)
+        return sock
+
+
 class _CheckedUrllibRH(UrllibRH):  # type: ignore[misc]
-    """yt-dlp's urllib request handler, its openers checking every request."""
+    """yt-dlp's urllib request handler, its openers checking every request and every
+    connection."""
 
     def __init__(self, *, allowed: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -179,6 +233,8 @@ class _CheckedUrllibRH(UrllibRH):  # type: ignore[misc]
     def _create_instance(self, *args: Any, **kwargs: Any) -> Any:
         opener = super()._create_instance(*args, **kwargs)
         opener.add_handler(_CheckEveryRequest(self._allowed))
+        http_handler = next(h for h in opener.handlers if isinstance(h, YtdlpHTTPHandler))
+        opener.add_handler(_CheckEveryConnection(http_handler, self._allowed))
         return opener
 
 

@@ -118,18 +118,19 @@ class HorahoraVideoService:
 
     async def _bridge(self, call: Callable[[], Awaitable[T]], what: str) -> T:
         """Runs the asyncio coroutine `call()` from Trio; every failure becomes one line."""
+        cause: BaseException
         try:
             with trio.fail_after(self._timeout_s + _BACKSTOP_S):
                 result: T = await trio_asyncio.aio_as_trio(call)()
                 return result
-        except (trio.TooSlowError, TimeoutError):
-            problem = f"no answer within {self._timeout_s:g}s"
+        except (trio.TooSlowError, TimeoutError) as error:
+            problem, cause = f"no answer within {self._timeout_s:g}s", error
         except GRPCError as error:
-            problem = f"{error.status.name}: {error.message or 'no message'}"
+            problem, cause = f"{error.status.name}: {error.message or 'no message'}", error
         except _FAILURES as error:
-            problem = str(error) or type(error).__name__
+            problem, cause = str(error) or type(error).__name__, error
         problem = " ".join(problem.split())  # one line, whatever the server sent
-        raise VideoServiceError(f"horahora {self._address}: {what}: {problem}")
+        raise VideoServiceError(f"horahora {self._address}: {what}: {problem}") from cause
 
 
 async def _send_file(stream: Stream[Any, Any], path: Path, chunk: Callable[[bytes], InputVideoChunk]) -> None:

@@ -98,14 +98,15 @@ class HttpVideoService:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """One request under one deadline for all of it (httpx's timeout is per read/write)."""
+        cause: BaseException
         try:
             with trio.fail_after(self._timeout_s):
                 return await self._client.request(method, url, content=content, headers=headers)
-        except trio.TooSlowError:
-            problem = f"no answer within {self._timeout_s:g}s"
+        except trio.TooSlowError as error:
+            problem, cause = f"no answer within {self._timeout_s:g}s", error
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as error:
-            problem = str(error) or type(error).__name__
-        raise VideoServiceError(f"http {self._base}: {what}: {' '.join(problem.split())}")
+            problem, cause = str(error) or type(error).__name__, error
+        raise VideoServiceError(f"http {self._base}: {what}: {' '.join(problem.split())}") from cause
 
 
 def _status_error(base: str, what: str, response: httpx.Response) -> VideoServiceError:
