@@ -48,6 +48,14 @@ def proto(session: nox.Session) -> None:
 
 
 @nox.session
+def schema(session: nox.Session) -> None:
+    """Write migrations/schema.sql, the schema the migrations build (a scratch database on
+    $SCHEDULER_TEST_DATABASE_URL's server, else an embedded one)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "scheduler.db.snapshot", *session.posargs)
+
+
+@nox.session
 def soak(session: nox.Session) -> None:
     """Minutes of random faults against several instances (not in CI); writes docs/reliability.md."""
     session.install("-e", ".[test]")

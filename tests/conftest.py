@@ -38,10 +38,13 @@ ALLOWED_SITES = [*defaults()["sites"]["allowed"], "127.0.0.1"]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every async test runs under Trio inside a trio-asyncio loop, as `serve` does
-    (pytest-trio's own trio_run setting knows only trio and qtrio)."""
+    (pytest-trio's own trio_run setting knows only trio and qtrio). The benchmarks' own
+    tests (tests/test_bench*.py) are marked `bench`."""
     for item in items:
         if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
             item.add_marker(pytest.mark.trio(run=trio_asyncio.run))
+        if item.path.name.startswith("test_bench"):
+            item.add_marker(pytest.mark.bench)
 
 
 def _given_or_embedded(variable: str, start: Callable[[Path], Any], directory: Path) -> Iterator[str]:

@@ -9,7 +9,8 @@ import pytest
 import trio
 import trio_asyncio
 
-from scheduler.db.migrate import MigrationError, load_migrations, migrate, migrations_dir
+from scheduler.db.migrate import SNAPSHOT, MigrationError, load_migrations, migrate, migrations_dir
+from scheduler.db.snapshot import snapshot
 
 
 async def run_migrate(url: str, directory: Path | None = None) -> list[str]:
@@ -93,3 +94,13 @@ def test_badly_named_files_are_refused(tmp_path: Path) -> None:
 
     with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         load_migrations(tmp_path)
+
+
+async def test_the_schema_snapshot_is_what_the_migrations_build(database_url: str) -> None:
+    """migrations/schema.sql shows a reviewer the schema; after a new migration, `nox -s
+    schema` writes it again."""
+    built = await trio_asyncio.aio_as_trio(snapshot)(database_url)
+
+    assert built == (migrations_dir() / SNAPSHOT).read_text(), (
+        "migrations/schema.sql is not what the migrations build: run `nox -s schema` and commit it"
+    )

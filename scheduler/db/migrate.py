@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # Any constant shared by every instance; "schedmig" in ASCII.
 ADVISORY_LOCK_KEY = 0x7363686564_6D6967
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Beside them, not one of them: the schema they build (scheduler/db/snapshot.py).
+SNAPSHOT = "schema.sql"
 
 
 class MigrationError(Exception):
@@ -50,6 +52,8 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     directory = directory or migrations_dir()
     migrations: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
+        if path.name == SNAPSHOT:
+            continue
         match = _FILE_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
