@@ -28,7 +28,8 @@ import trio
 import trio_asyncio
 from redis.exceptions import RedisError
 
-from scheduler.redlock import CLOSE_TIMEOUT_S, redis_clients
+from scheduler.cleanup import cleanup_scope
+from scheduler.redlock import redis_clients
 from scheduler.site_limits import SiteLimits
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class SiteLimiter:
         """Gives the place back; shielded and bounded (a lapse frees it otherwise)."""
         site = self.limits.site_of(website)
         self._held.pop((kind, site, holder), None)
-        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
+        with cleanup_scope():
             await self._call("release", [_key(site, kind)], [holder])
 
     async def wait_turn(self, website: str) -> None:

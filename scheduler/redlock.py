@@ -21,11 +21,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from scheduler.cleanup import CLEANUP_S, cleanup_scope
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "scheduler:lock:"
 CLIENT_TIMEOUT_S = 0.5  # a dead server must answer "no" fast: the quorum decision waits for it
-CLOSE_TIMEOUT_S = 5.0
 
 # Compare-and-delete, compare-and-pexpire: only the holder of the token touches the key.
 _RELEASE = """
@@ -106,7 +107,7 @@ class Redlock:
 
     async def _release(self, name: str, token: str) -> None:
         # Shielded: releasing is what a cancelled holder does on its way out.
-        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
+        with cleanup_scope():
             await trio_asyncio.aio_as_trio(self._on_all)(
                 "release", lambda i: self._release_scripts[i](keys=[name], args=[token])
             )
@@ -134,10 +135,10 @@ async def redis_clients(urls: Sequence[str]) -> AsyncIterator[list[redis.asyncio
     try:
         yield clients
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
+        with cleanup_scope() as closing:
             await trio_asyncio.aio_as_trio(_close)(clients)
         if closing.cancelled_caught:
-            log.warning("the Redis clients did not close in %ss", CLOSE_TIMEOUT_S)
+            log.warning("the Redis clients did not close in %ss", CLEANUP_S)
 
 
 async def _connect(urls: Sequence[str]) -> list[redis.asyncio.Redis]:

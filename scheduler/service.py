@@ -39,6 +39,7 @@ from grpclib.health.check import ServiceStatus
 from scheduler import doctor, embedded, logs, probes, startup
 from scheduler.api.security import tls_context
 from scheduler.api.server import serve_api
+from scheduler.cleanup import CLEANUP_S, cleanup_scope
 from scheduler.cookie_keeper import keep_cookies
 from scheduler.cookies import CookieJars
 from scheduler.db import probe
@@ -59,9 +60,6 @@ from scheduler.video_service.base import VideoService
 from scheduler.video_service.open import open_video_service
 
 log = logging.getLogger(__name__)
-
-# How long closing one resource may take before we give up on it.
-CLOSE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -288,7 +286,7 @@ async def open_database(settings: Settings, patience: Patience) -> AsyncIterator
         yield dsn
     finally:
         if server is not None:
-            with trio.CancelScope(shield=True):
+            with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
                 log.info("stopping embedded PostgreSQL")
                 await trio.to_thread.run_sync(server.stop)
 
@@ -314,7 +312,7 @@ async def open_redis(settings: Settings, patience: Patience) -> AsyncIterator[tu
     try:
         yield (server.url,)
     finally:
-        with trio.CancelScope(shield=True):
+        with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
             log.info("stopping embedded Redis")
             await trio.to_thread.run_sync(server.stop)
 
@@ -333,10 +331,10 @@ async def open_store(dsn: str, settings: Settings) -> AsyncIterator[Store]:
     try:
         yield store
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S) as closing:
+        with cleanup_scope() as closing:
             await trio_asyncio.aio_as_trio(store.close)()
         if closing.cancelled_caught:
-            log.warning("the database pool did not close in %ss; terminating it", CLOSE_TIMEOUT_S)
+            log.warning("the database pool did not close in %ss; terminating it", CLEANUP_S)
             store.terminate()
 
 

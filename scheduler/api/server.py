@@ -19,6 +19,7 @@ from scheduler.api import observe, security
 from scheduler.api.horahora import HorahoraScheduler
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
+from scheduler.cleanup import CLEANUP_S
 from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.findings import Finding
@@ -27,9 +28,6 @@ from scheduler.settings import Settings, variable
 from scheduler.startup import cannot_listen
 
 log = logging.getLogger(__name__)
-
-# grpclib's wait_closed() can hang on idle client connections (grpclib #107).
-CLOSE_TIMEOUT_S = 5.0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -88,17 +86,17 @@ async def serve_api(
         task_status.started(sock.getsockname()[1])
         await trio.sleep_forever()
     finally:
-        with trio.CancelScope(shield=True):
+        with trio.CancelScope(shield=True):  # bounded inside, in asyncio (CLEANUP_S each)
             await trio_asyncio.aio_as_trio(_close)(server, changes)
 
 
 async def _close(server: Server, changes: VideoChanges) -> None:
     server.close()
-    try:
-        await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
+    try:  # grpclib's wait_closed() can hang on idle client connections (grpclib #107)
+        await asyncio.wait_for(server.wait_closed(), CLEANUP_S)
     except TimeoutError:
-        log.warning("gRPC connections still open after %ss; closing anyway", CLOSE_TIMEOUT_S)
+        log.warning("gRPC connections still open after %ss; closing anyway", CLEANUP_S)
     try:
-        await asyncio.wait_for(changes.close(), CLOSE_TIMEOUT_S)
+        await asyncio.wait_for(changes.close(), CLEANUP_S)
     except (TimeoutError, OSError) as error:
         log.warning("closing the WatchDownloads connection failed: %r", error)

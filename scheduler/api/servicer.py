@@ -67,7 +67,8 @@ class SchedulerService(SchedulerBase):
     async def _list_events(self, request: pb.ListEventsRequest) -> pb.ListEventsResponse:
         limit = validation.limit(request.limit)
         if request.show_all:
-            category_id = validation.optional_id(request.category_id, "category_id")
+            # Every category's: category_id is ignored (as the proto says), yet never a bad id.
+            validation.optional_id(request.category_id, "category_id")
             category_id = None
         else:
             category_id = validation.positive_id(request.category_id, "category_id")

@@ -268,7 +268,7 @@ UPDATE categories SET lease_expires_at = now() + make_interval(secs => $3)
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 
--- name: fail_sync
+-- name: give_back_category
 -- Given back, due again in $3 seconds: after a failed listing, or when the site's listing
 -- limit is reached.
 UPDATE categories

@@ -541,7 +541,7 @@ class PipelineQueries:
             return await self._finish_sync(
                 category, videos, refused, min_backoff_s, max_backoff_factor, earlier or StoredPages()
             )
-        except _LeaseLost:
+        except _RollBack:
             return None
 
     async def _finish_sync(
@@ -569,7 +569,7 @@ class PipelineQueries:
                 Q["finish_sync"], category.id, self.owner, new > 0, max_backoff_factor, min_backoff_s
             )
             if row is None:
-                raise _LeaseLost  # rolls the listing back: the category's new owner syncs it
+                raise _RollBack  # the lease is lost: the category's new owner syncs it
             listed, refused_count = earlier.listed + len(videos), earlier.refused + len(refused)
             message = f"synced: {listed} listed, {new} new"
             if refused_count:
@@ -583,11 +583,11 @@ class PipelineQueries:
     async def defer_sync(self, category: ClaimedCategory, retry_s: float) -> None:
         """Gives the category back, due again in retry_s (its site's listing limit is reached)."""
         async with self._pool.acquire() as conn:
-            await conn.execute(Q["fail_sync"], category.id, self.owner, retry_s)
+            await conn.execute(Q["give_back_category"], category.id, self.owner, retry_s)
 
     async def fail_sync(self, category: ClaimedCategory, error: str, retry_s: float) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(Q["fail_sync"], category.id, self.owner, retry_s) is not None:
+            if await conn.fetchval(Q["give_back_category"], category.id, self.owner, retry_s) is not None:
                 await conn.execute(Q["add_event"], category.id, None, f"listing failed: {error}")
 
     async def claim_videos(
@@ -743,7 +743,7 @@ class PipelineQueries:
         """As throttle_video, for a listing: the category is due again at the probe."""
         async with self._pool.acquire() as conn, conn.transaction():
             probe_in_s = await self._trip(conn, site, reason, min_s, max_s)
-            await conn.execute(Q["fail_sync"], category.id, self.owner, probe_in_s)
+            await conn.execute(Q["give_back_category"], category.id, self.owner, probe_in_s)
             await conn.execute(
                 Q["add_event"], category.id, None, f"listing throttled by site {site} ({reason})"
             )
@@ -762,8 +762,8 @@ class PipelineQueries:
         return float(opened["probe_in_s"])
 
 
-class _LeaseLost(Exception):
-    pass
+class _RollBack(Exception):
+    """Raised inside a transaction to roll it back (the lease it needed is lost)."""
 
 
 @dataclass

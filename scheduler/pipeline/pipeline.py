@@ -34,7 +34,7 @@ import trio_asyncio
 from yt_dlp.utils import DownloadCancelled
 
 from scheduler import breaker
-from scheduler.cleanup import shielded
+from scheduler.cleanup import Failed, shielded
 from scheduler.cookies import CookieJars
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store, StoredPages
 from scheduler.limiter import SiteLimiter
@@ -56,12 +56,12 @@ PROGRESS_INTERVAL_S = 1.0
 CANCELLED_BY_USER = "cancelled by CancelDownload"
 
 
-def _of(video: ClaimedVideo) -> dict[str, object]:
+def _video_context(video: ClaimedVideo) -> dict[str, object]:
     """A log line's context: which video, on which site."""
     return {"video_id": video.id, "website": video.website}
 
 
-def _of_category(category: ClaimedCategory) -> dict[str, object]:
+def _category_context(category: ClaimedCategory) -> dict[str, object]:
     return {"category_id": category.id, "website": category.website}
 
 
@@ -198,7 +198,7 @@ class Pipeline:
             if self._stop.began_at is not None:
                 log.info("%s", self._stop.line(trio.current_time()))
         finally:
-            with trio.CancelScope(shield=True):
+            with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
                 await trio.to_thread.run_sync(shutil.rmtree, self._work_root, True)
 
     async def _run_claimers(
@@ -288,7 +288,7 @@ class Pipeline:
                         video.id,
                         video.website,
                         video.foreign_id,
-                        extra=_of(video),
+                        extra=_video_context(video),
                     )
                     try:
                         await send.send(self.inflight.add(video, claim_s))
@@ -375,7 +375,7 @@ class Pipeline:
                 max_backoff_factor=sync.max_backoff_factor,
                 earlier=stored,
             )
-        except _LeaseLost:
+        except _CategoryTakenOver:
             outcome = None
         except (ytdlp.YtdlpError, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
@@ -388,7 +388,9 @@ class Pipeline:
                 await self._sites.throttled_listing(category, throttle)
                 return "throttled"
             reason = self._explained(category.website, reason)
-            log.warning("listing category %d failed: %s", category.id, reason, extra=_of_category(category))
+            log.warning(
+                "listing category %d failed: %s", category.id, reason, extra=_category_context(category)
+            )
             self._synced(category, began, "failed")
             await shielded(aio(self.db.fail_sync), category, reason, sync.retry_s)
             return "answered" if isinstance(error, ytdlp.YtdlpError) else None
@@ -408,7 +410,7 @@ class Pipeline:
                 category.id,
                 outcome.listed,
                 outcome.new_to_category,
-                extra=_of_category(category),
+                extra=_category_context(category),
             )
             self._synced(category, began, "ok")
         return "served"
@@ -422,7 +424,7 @@ class Pipeline:
         videos, refused = _cleaned(category, page)
         new = await aio(self.db.store_page)(category, videos, refused, self._request_lease_s)
         if new is None:
-            raise _LeaseLost
+            raise _CategoryTakenOver
         stored.listed, stored.new = stored.listed + len(videos), stored.new + new
         stored.refused += len(refused)
         scope.deadline = trio.current_time() + self.settings.downloader.timeout_s
@@ -431,7 +433,7 @@ class Pipeline:
             category.id,
             stored.listed,
             stored.new,
-            extra=_of_category(category),
+            extra=_category_context(category),
         )
 
     def _synced(self, category: ClaimedCategory, began: float, result: str) -> None:
@@ -478,7 +480,7 @@ class Pipeline:
         if job.lock is None:
             # Held by another worker, or too few lock servers answer: never download without it.
             reason = "locked by another worker" if self._redlock.quorum_reachable else "lock unavailable"
-            log.info("video %d: %s, skipped for now", video.id, reason, extra=_of(video))
+            log.info("video %d: %s, skipped for now", video.id, reason, extra=_video_context(video))
             self.metrics.lock_skips.labels("held" if self._redlock.quorum_reachable else "unavailable").inc()
             await aio(self.db.release_video)(video, f"{reason}; retrying later", self.settings.lock.ttl_s)
             return
@@ -490,7 +492,7 @@ class Pipeline:
                     await self._redlock.release(job.lock)
         if delivered is not None:
             phases.stop()
-            log.info("video %d: %s %s", video.id, delivered, phases.summary(), extra=_of(video))
+            log.info("video %d: %s %s", video.id, delivered, phases.summary(), extra=_video_context(video))
             if self._stop.began_at is not None:
                 self._stop.finished += 1
 
@@ -539,7 +541,7 @@ class Pipeline:
                 message += " (no thumbnail anywhere)"
             return await self._finish(job, service_id, message, "delivered")
         finally:
-            with trio.CancelScope(shield=True):
+            with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
                 await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
     async def _finish(self, job: Job, service_id: str, message: str, outcome: str) -> str | None:
@@ -560,7 +562,11 @@ class Pipeline:
                 job.site_outcome = "throttled"
                 site = self._sites.site_of(video.website)
                 log.warning(
-                    "video %d: site %s throttles us (%s); waiting", video.id, site, throttle, extra=_of(video)
+                    "video %d: site %s throttles us (%s); waiting",
+                    video.id,
+                    site,
+                    throttle,
+                    extra=_video_context(video),
                 )
                 await self._sites.throttled_video(video, throttle)
                 self.metrics.downloads.labels(video.website, "throttled").inc()
@@ -577,7 +583,8 @@ class Pipeline:
         attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
         delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
         status = await shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
-        log.warning("video %d: %s (%s)", video.id, reason, status or "lease lost", extra=_of(video))
+        outcome = f"not recorded: {status.reason}" if isinstance(status, Failed) else status or "lease lost"
+        log.warning("video %d: %s (%s)", video.id, reason, outcome, extra=_video_context(video))
         if isinstance(error, VideoServiceError):
             self.metrics.video_service_errors.inc()
         if status == "pending":
@@ -656,7 +663,7 @@ def _cleaned(category: ClaimedCategory, listing: ytdlp.Listing) -> tuple[list[Li
     return videos, [sanitize.clean_text(r, 500) for r in listing.refused]
 
 
-class _LeaseLost(Exception):
+class _CategoryTakenOver(Exception):
     """A page of a first listing could not be stored: another instance owns the category now."""
 
 

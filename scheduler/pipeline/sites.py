@@ -22,7 +22,7 @@ import trio
 import trio_asyncio
 
 from scheduler import breaker
-from scheduler.cleanup import CLEANUP_S, shielded
+from scheduler.cleanup import Failed, cleanup_scope, shielded
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, PipelineQueries, TrippedBreaker
 from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
@@ -148,7 +148,9 @@ class SiteGate:
     ) -> None:
         site = self.site_of(website)
         args = (work, site, reason, self.breaker_min_s, self.breaker_max_s)
-        probe_in_s = await shielded(trio_asyncio.aio_as_trio(throttle), *args) or 0.0
+        probe_in_s = await shielded(trio_asyncio.aio_as_trio(throttle), *args)
+        if isinstance(probe_in_s, Failed):  # not recorded: this instance waits the least cool-down alone
+            probe_in_s = self.breaker_min_s
         self._behind_breaker.add(website)  # this instance passes the site by till the probe
         self._wait(website, probe_in_s)
 
@@ -156,7 +158,7 @@ class SiteGate:
         """The request is over: the place goes back, a probe closes the breaker (its site
         answered) or gives the probe back (it never asked), and the claimers look again.
         Shielded: this runs on the way out of cancelled work too."""
-        with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_S):
+        with cleanup_scope():
             await self._limiter.release(kind, website, holder)
             site = self.site_of(website)
             try:

@@ -10,6 +10,8 @@ import asyncpg
 import trio
 import trio_asyncio
 
+from scheduler.cleanup import cleanup_scope
+
 log = logging.getLogger(__name__)
 
 WORK_CHANNEL = "scheduler_work"
@@ -64,7 +66,7 @@ async def listen(
             await lost.wait()
             log.warning("LISTEN connection lost; reconnecting")
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(5):
+            with cleanup_scope():
                 await trio_asyncio.aio_as_trio(connection.close)()
 
 

@@ -20,6 +20,7 @@ from grpclib import GRPCError
 from grpclib.client import Channel, Stream
 from grpclib.exceptions import ProtocolError, StreamTerminatedError
 
+from scheduler.cleanup import cleanup_scope
 from scheduler.horahora.video_service_grpc import VideoServiceStub
 from scheduler.horahora.video_service_pb2 import (
     FileContent,
@@ -65,7 +66,7 @@ class HorahoraVideoService:
         try:
             yield cls(channel, address, timeout_s)
         finally:
-            with trio.CancelScope(shield=True):
+            with cleanup_scope():
                 await trio_asyncio.aio_as_trio(_close_channel)(channel)
 
     async def exists(self, website: str, foreign_id: str) -> bool:

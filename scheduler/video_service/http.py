@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 import trio
 
+from scheduler.cleanup import cleanup_scope
 from scheduler.video_service.base import DownloadedVideo, VideoServiceError
 from scheduler.video_service.directory import safe_suffix
 
@@ -57,7 +58,7 @@ class HttpVideoService:
         await self.aclose()
 
     async def aclose(self) -> None:
-        with trio.CancelScope(shield=True):
+        with cleanup_scope():
             await self._client.aclose()
 
     async def exists(self, website: str, foreign_id: str) -> bool:
