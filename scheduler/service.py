@@ -1,17 +1,5 @@
-"""`scheduler serve`: the task tree.
-
-    trio_asyncio loop (opened by the caller)
-    └─ run()
-       ├─ resources, opened in order and closed in reverse, each close shielded
-       │  and bounded: embedded PostgreSQL / Redis (when no URL is set, else waited
-       │  for: scheduler/startup.py), migrations, the asyncpg pool, the Redlock
-       │  clients, the site limiter, the Video Service (waited for)
-       └─ nursery
-          ├─ registration: this instance's heartbeat row (scheduler/instances.py)
-          ├─ cookie keeper: the sites' cookies re-read when changed, expiry warned of
-          ├─ a warning for each problem `scheduler doctor` would report (once, at start)
-          ├─ api: grpclib server (scheduler.v1.Scheduler + health + reflection)
-          └─ pipeline (scheduler/pipeline/pipeline.py): syncers, pollers, downloaders
+"""`scheduler serve`: resources opened in order, then the API and the workers (the task
+tree: docs/architecture.md, "The task tree").
 
 Every long-lived task is started with `nursery.start`, so `run` reports ready only
 once the ports listen and the workers wait. A start that cannot succeed raises

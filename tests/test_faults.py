@@ -285,7 +285,8 @@ async def test_a_listing_that_comes_back_empty_removes_nothing(
 
 
 def test_workers_back_off_exponentially_while_the_database_is_away() -> None:
-    from scheduler.pipeline.pipeline import Backoff, retry_delay
+    from scheduler.pipeline.failures import retry_delay
+    from scheduler.pipeline.pipeline import Backoff
 
     backoff = Backoff(first_s=0.5, most_s=30.0)
     assert [backoff.failed() for _ in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

@@ -1,15 +1,5 @@
-"""The pipeline's task tree (started by `service.run`):
-
-    pipeline.run
-    ├─ downloaders group (its deadline is the shutdown grace)
-    │  ├─ heartbeat        renews this instance's leases and locks, cancels lost work
-    │  ├─ progress         writes running downloads' byte counts for ListDownloads
-    │  └─ downloader xW    receive a job → lock → exists? → download → upload → record
-    └─ claimers group (cancelled first on shutdown)
-       ├─ listen           dedicated LISTEN connection → Wakeup (unless schedule.listen is off)
-       ├─ poller xP        free downloader slots → claim → send ──┐ bounded channel
-       └─ syncer xS        claim a due category → list → store    │
-                                                                    └→ downloaders
+"""The workers: syncers, pollers and downloaders, with the heartbeat that keeps their
+leases and locks (their task tree: docs/architecture.md, "The task tree").
 
 Pollers claim only as many videos as there are idle downloaders (a semaphore of
 slots), so nothing waits in the channel with a lease ticking. Channel ends are cloned
@@ -19,6 +9,7 @@ Each delivered video is logged in one line with the time each phase took (phases
 
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
@@ -39,7 +30,8 @@ from scheduler.cookies import CookieJars
 from scheduler.db.store import ClaimedCategory, ClaimedVideo, ListedVideo, Store, StoredPages
 from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
-from scheduler.pipeline import sanitize, ytdlp
+from scheduler.pipeline import failures, sanitize, ytdlp
+from scheduler.pipeline.failures import retry_delay
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import info_tags, video_metadata
 from scheduler.pipeline.sites import Outcome, SiteGate
@@ -113,11 +105,6 @@ class StopTally:
     def line(self, now: float) -> str:
         took = now - (self.began_at if self.began_at is not None else now)
         return f"stopped: {self.finished} downloads finished, {self.given_back} given back, in {took:.1f} s"
-
-
-def retry_delay(attempts: int, base_s: float, max_s: float) -> float:
-    """Exponential backoff after the `attempts`-th failed attempt (pure)."""
-    return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
 
 
 def aio(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -555,36 +542,31 @@ class Pipeline:
         return message
 
     async def _failed(self, job: Job, error: Exception) -> None:
+        """Carries out what failures.decide makes of the error."""
         video = job.video
-        if isinstance(error, ytdlp.YtdlpError) and not isinstance(error, ytdlp.TooLarge):
+        throttle = None
+        if failures.is_site_answer(error):
             throttle = await self._sites.throttle_reason(video.website, str(error))
-            if throttle is not None:
-                job.site_outcome = "throttled"
-                site = self._sites.site_of(video.website)
-                log.warning(
-                    "video %d: site %s throttles us (%s); waiting",
-                    video.id,
-                    site,
-                    throttle,
-                    extra=_video_context(video),
-                )
-                await self._sites.throttled_video(video, throttle)
-                self.metrics.downloads.labels(video.website, "throttled").inc()
-                return
-            job.site_outcome = "answered"
-        if isinstance(error, trio.TooSlowError):
-            reason = f"timed out after {self.settings.downloader.timeout_s:g}s"
-        else:
-            reason = sanitize.clean_text(str(error).strip() or type(error).__name__, 500)
-            if isinstance(error, ytdlp.YtdlpError):
-                reason = self._explained(video.website, reason)
-        downloader = self.settings.downloader
-        # A file over the size limit stays over it: no point trying again.
-        attempts = 0 if isinstance(error, ytdlp.TooLarge) else downloader.attempts
-        delay = retry_delay(video.attempts + 1, downloader.retry_base_s, downloader.retry_max_s)
-        status = await shielded(aio(self.db.fail_attempt), video, reason, attempts, delay)
+            job.site_outcome = "throttled" if throttle is not None else "answered"
+        explain = functools.partial(self._explained, video.website)
+        decision = failures.decide(error, video.attempts, throttle, self.settings.downloader, explain)
+        if isinstance(decision, failures.Throttled):
+            site = self._sites.site_of(video.website)
+            log.warning(
+                "video %d: site %s throttles us (%s); waiting",
+                video.id,
+                site,
+                decision.reason,
+                extra=_video_context(video),
+            )
+            await self._sites.throttled_video(video, decision.reason)
+            self.metrics.downloads.labels(video.website, "throttled").inc()
+            return
+        status = await shielded(
+            aio(self.db.fail_attempt), video, decision.reason, decision.attempts, decision.retry_in_s
+        )
         outcome = f"not recorded: {status.reason}" if isinstance(status, Failed) else status or "lease lost"
-        log.warning("video %d: %s (%s)", video.id, reason, outcome, extra=_video_context(video))
+        log.warning("video %d: %s (%s)", video.id, decision.reason, outcome, extra=_video_context(video))
         if isinstance(error, VideoServiceError):
             self.metrics.video_service_errors.inc()
         if status == "pending":
