@@ -16,8 +16,10 @@ from scheduler.video_service.base import VideoService, VideoServiceError
 
 
 def redis_where(url: str) -> str:
-    """host:port of a Redis URL, without its password."""
+    """host:port of a Redis URL (its path for a Unix socket), without its password."""
     parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
     try:
         return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
     except ValueError:

@@ -84,13 +84,16 @@ class Patience:
 
 async def wait_for(server: Server, attempt: Callable[[float], Awaitable[T]], patience: Patience) -> T:
     """`attempt(timeout_s)`, again with backoff while it raises ServerUnavailable, until
-    it answers or the patience runs out; logs each failed attempt. ServerRefused is not
+    it answers or the patience runs out (checked between attempts, so the wait may end up
+    to ATTEMPT_TIMEOUT_S past it); logs each failed attempt. ServerRefused is not
     waited out: only a setting mends it. Raises StopRequested when a stop is asked for
     between two attempts."""
     delay = FIRST_RETRY_S
     while True:
         try:
-            return await attempt(min(ATTEMPT_TIMEOUT_S, max(patience.left_s(), 0.1)))
+            # Each attempt gets its full time, the last too: a server a slow network away
+            # must not be given up on in 0.1 s because the patience is nearly spent.
+            return await attempt(ATTEMPT_TIMEOUT_S)
         except ServerRefused as refused:
             raise StartupFailure(f"{server.what}: {refused} ({server.setting})", EXIT_SETTING) from refused
         except ServerUnavailable as unavailable:

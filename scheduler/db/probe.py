@@ -5,7 +5,7 @@ socket's errors mapped, at this edge, to ServerUnavailable (try again) or Server
 from __future__ import annotations
 
 import ssl
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
@@ -16,10 +16,12 @@ _NOT_YET = (asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyn
 
 
 def where(dsn: str) -> str:
-    """'PostgreSQL at host:port/database': the URL without its user and password."""
+    """'PostgreSQL at host:port/database': the URL without its user and password (a Unix
+    socket's directory for its host, as libpq's ?host=/run/postgresql)."""
     url = urlsplit(dsn)
     try:
-        host, port = url.hostname or "localhost", url.port or 5432
+        host = url.hostname or parse_qs(url.query).get("host", ["localhost"])[0]
+        port = url.port or 5432
     except ValueError:
         return "PostgreSQL"
     database = unquote(url.path.lstrip("/")) or unquote(url.username or "") or "postgres"
