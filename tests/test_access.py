@@ -232,8 +232,7 @@ async def test_watch_streams_are_capped(database_url: str, redis_url: str, tmp_p
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio_asyncio.aio_as_trio(hold_one_open))
-            await first_open.wait()
-            await trio.sleep(0.2)  # its subscription is registered
+            await first_open.wait()  # its initial metadata: the server has registered it
             with pytest.raises(GRPCError) as caught:
                 await trio_asyncio.aio_as_trio(second)()
             nursery.cancel_scope.cancel()

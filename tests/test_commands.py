@@ -277,15 +277,17 @@ async def test_sigterm_mid_download_exits_cleanly_and_gives_the_video_back(
             stdout=subprocess.PIPE,
             env=clean_environment(),
         )
-        await trio.sleep(0.5)  # it has shown what is in flight
+        assert watch.stdout is not None
+        watched = ""
+        with trio.fail_after(30):
+            while "downloading" not in watched:  # it has shown what is in flight
+                watched += (await watch.stdout.receive_some(65536)).decode()
 
         running.serve.send_signal(signal.SIGTERM)
         with trio.fail_after(30):
             assert await running.serve.wait() == 0, running.log.read_text()
         with trio.fail_after(10):
             await watch.wait()  # the stream ends with the service
-        assert watch.stdout is not None
-        watched = (await watch.stdout.receive_some(65536)).decode()
 
     site, log = running.site, running.log
     [row] = await db.fetch("SELECT status::text, lease_owner, attempts FROM videos")
@@ -304,7 +306,9 @@ async def test_a_second_signal_stops_at_once_and_still_gives_the_video_back(
     # A grace of 300 s: the first signal alone would wait minutes.
     async with serving_a_slow_download(database_url, redis_url, tmp_path, db, grace_s=300) as running:
         running.serve.send_signal(signal.SIGTERM)
-        await trio.sleep(0.5)
+        with trio.fail_after(30):
+            while "stopping gracefully" not in running.log.read_text():  # noqa: ASYNC110 (another process)
+                await trio.sleep(0.05)
         running.serve.send_signal(signal.SIGINT)
         with trio.fail_after(15):
             assert await running.serve.wait() == 0, running.log.read_text()

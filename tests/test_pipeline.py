@@ -333,11 +333,14 @@ async def test_watch_downloads_streams_every_state_change(
     site.add_video("two")
     feed = site.feed("feed", ["one", "two"])
     seen: list[tuple[str, str]] = []
+    following = trio.Event()
 
     async def watch(api: Api) -> None:
         async def follow() -> None:
             async with api.stub.WatchDownloads.open() as stream:
                 await stream.send_message(pb.WatchDownloadsRequest(), end=True)
+                await stream.recv_initial_metadata()  # sent once the server follows the changes
+                following.set()
                 async for download in stream:
                     seen.append((download.foreign_id, pb.VideoStatus.Name(download.status)))
 
@@ -348,7 +351,7 @@ async def test_watch_downloads_streams_every_state_change(
         trio.open_nursery() as nursery,
     ):
         nursery.start_soon(watch, api)
-        await trio.sleep(0.2)  # the stream is open before the work starts
+        await following.wait()  # the stream is open before the work starts
         await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
         await wait_for(db, "SELECT count(*) FROM videos WHERE status = 'done'", 2)
         with trio.fail_after(DEADLINE_S):
