@@ -7,7 +7,8 @@ Why each one (no public hook serves):
   guard installs its checked urllib handler alone (no requests, curl_cffi, websockets).
 - UrllibRH._create_instance: where the urllib opener is built; the guard adds its
   per-request and per-connection checks to it.
-- urllib HTTPHandler._make_conn_class / do_open / _context / _source_address, with
+- urllib HTTPHandler._make_conn_class / do_open / _context / _source_address and
+  _urllib._create_http_connection, with
   networking._helper.create_connection and _socket_connect, and http.client's
   HTTPConnection._create_connection: the per-connection check (DNS rebinding) opens
   through yt-dlp's own handler with a connection that checks each address it connects to.
@@ -53,6 +54,7 @@ def parameters(function: Callable[..., Any]) -> list[str]:
         (_urllib.HTTPHandler.__init__, ["self", "context", "source_address", "args", "kwargs"]),
         (_urllib.HTTPHandler._make_conn_class, ["base", "req"]),
         (_urllib.HTTPHandler.do_open, ["self", "http_class", "req", "http_conn_args"]),
+        (_urllib._create_http_connection, ["http_class", "source_address", "args", "kwargs"]),
         (_helper.create_connection, ["address", "timeout", "source_address", "_create_socket_func"]),
         (_helper._socket_connect, ["ip_addr", "timeout", "source_address"]),
         (

@@ -46,6 +46,7 @@ from yt_dlp.networking._helper import _socket_connect as socket_connect
 from yt_dlp.networking._helper import create_connection, make_ssl_context
 from yt_dlp.networking._urllib import HTTPHandler as YtdlpHTTPHandler
 from yt_dlp.networking._urllib import UrllibRH
+from yt_dlp.networking._urllib import _create_http_connection as create_http_connection
 from yt_dlp.networking.exceptions import TransportError
 from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
 from yt_dlp.utils import KNOWN_EXTENSIONS, DownloadCancelled, determine_ext, unsmuggle_url
@@ -194,9 +195,8 @@ class _CheckEveryConnection(urllib.request.BaseHandler):
         return self._http.do_open(functools.partial(self._connection, connection_class), request, **kwargs)
 
     def _connection(self, connection_class: type, *args: Any, **kwargs: Any) -> Any:
-        connection = connection_class(*args, **kwargs)
-        if source := self._http._source_address:
-            connection.source_address = (source, 0)
+        # yt-dlp's own connection factory (source address and all), then our connect.
+        connection = create_http_connection(connection_class, self._http._source_address, *args, **kwargs)
         connection._create_connection = self._connect
         return connection
 
