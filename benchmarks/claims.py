@@ -21,7 +21,8 @@ from typing import Any
 import asyncpg
 
 from benchmarks.harness import Downloaders, Environment, Result, Row, inverse_ratio, percentile, ratio
-from scheduler.db.store import PipelineQueries, Store
+from scheduler.db.pipeline_queries import PipelineQueries
+from scheduler.db.store import Store
 
 BASELINE_CLAIM = """
 WITH due AS (

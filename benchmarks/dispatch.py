@@ -41,10 +41,11 @@ import asyncpg
 from grpclib.client import Channel
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile
-from scheduler.db.store import ClaimedCategory, ListedVideo, Store
+from scheduler.db.store import Store
 from scheduler.settings import defaults
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
+from scheduler.work import ClaimedCategory, ListedVideo
 from tests.content_site import ContentSite, content_site
 from tests.support import REPO, clean_environment, free_port, scheduler_command
 

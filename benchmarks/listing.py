@@ -48,9 +48,12 @@ from typing import Any
 import asyncpg
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, ratio
-from scheduler.db.store import ClaimedCategory, Q, Store, StoredPages
+from scheduler.db.connector import SQL
+from scheduler.db.listing_queries import StoredPages
+from scheduler.db.store import Store
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.settings import from_overrides
+from scheduler.work import ClaimedCategory
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -276,7 +279,7 @@ async def _child_ours(url: str, size: int, dsn: str) -> dict[str, Any]:
     )
     try:
         category_id = await conn.fetchval(CATEGORY, url, HOST)
-        category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, lease_s, [])))
+        category = ClaimedCategory(**dict(await conn.fetchrow(SQL["claim_category"], OWNER, lease_s, [])))
         assert category.id == category_id and category.sync_count == 0
         queries = store.pipeline(OWNER)
         loop = asyncio.get_running_loop()

@@ -42,8 +42,9 @@ from benchmarks.harness import (
     run_script,
 )
 from scheduler.categories import CategoryTarget, Kind
+from scheduler.db.connector import SQL
 from scheduler.db.migrate import load_migrations, migrate
-from scheduler.db.store import Q, Store
+from scheduler.db.store import Store
 
 BASELINE_MIGRATIONS = 12  # the last migration of the per-video keys
 POLLERS, BATCH = 4, 8
@@ -233,12 +234,12 @@ async def _subscriptions_baseline(side: Side, changes: int) -> None:
             assert await conn.fetchval(statement, user, 1) is not None
             await conn.execute(BASELINE_REBASE, 1)
             await conn.execute(BASELINE_REFRESH, 1)
-            await conn.execute(Q["add_event"], 1, None, f"user {user} changed")
+            await conn.execute(SQL["add_event"], 1, None, f"user {user} changed")
 
     try:
         for user in range(2_000_000, 2_000_000 + changes):
-            await _timed(side.subscribe_ms, change, Q["subscribe"], user)
-            await _timed(side.unsubscribe_ms, change, Q["unsubscribe"], user)
+            await _timed(side.subscribe_ms, change, SQL["subscribe"], user)
+            await _timed(side.unsubscribe_ms, change, SQL["unsubscribe"], user)
     finally:
         await conn.close()
 

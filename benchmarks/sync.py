@@ -25,9 +25,12 @@ from typing import Any
 import asyncpg
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, ratio, run_script
-from scheduler.db.store import ClaimedCategory, ListedVideo, Q, Store, StoredPages
+from scheduler.db.connector import SQL
+from scheduler.db.listing_queries import StoredPages
+from scheduler.db.store import Store
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.settings import from_overrides
+from scheduler.work import ClaimedCategory, ListedVideo
 from tests.content_site import ContentSite, content_site
 
 OWNER = "bench-syncer"
@@ -194,10 +197,12 @@ class Baseline:
             if new:
                 await conn.execute(BASELINE_REFRESH, category.id)
             backoff = (MAX_BACKOFF_FACTOR, MIN_BACKOFF_S)
-            assert await conn.fetchrow(Q["finish_sync"], category.id, OWNER, new > 0, *backoff) is not None
-            await conn.execute(Q["add_event"], category.id, None, f"synced: {len(videos)} listed, {new} new")
+            assert await conn.fetchrow(SQL["finish_sync"], category.id, OWNER, new > 0, *backoff) is not None
+            await conn.execute(
+                SQL["add_event"], category.id, None, f"synced: {len(videos)} listed, {new} new"
+            )
             if new:
-                await conn.execute(Q["notify_work"])
+                await conn.execute(SQL["notify_work"])
 
 
 async def _syncs(
@@ -288,7 +293,7 @@ async def _claim(conn: Any, category_id: int) -> ClaimedCategory:
     done at once)."""
     await conn.execute("ANALYZE")
     await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
-    category = ClaimedCategory(**dict(await conn.fetchrow(Q["claim_category"], OWNER, 600.0, [])))
+    category = ClaimedCategory(**dict(await conn.fetchrow(SQL["claim_category"], OWNER, 600.0, [])))
     assert category.id == category_id  # the only one due
     return category
 

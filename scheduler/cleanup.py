@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import trio
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # Cleanup that must happen while the instance stops gets this long.
 CLEANUP_S = 5.0
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -34,14 +35,14 @@ def cleanup_scope() -> trio.CancelScope:
     return trio.move_on_after(CLEANUP_S, shield=True)
 
 
-async def shielded(function: Callable[..., Awaitable[T]], *args: Any) -> T | Failed:
-    """`await function(*args)` in a cleanup_scope: its result, or Failed when it raised or
+async def shielded(function: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T | Failed:
+    """`await function(*args, **kwargs)` in a cleanup_scope: its result, or Failed when it raised or
     took too long. If it cannot happen (the database is away), an expiry is the backstop (a
     lease's: the work comes back to a claimer later; an instance row's: it reads dead), so
     the failure is logged and returned, not raised."""
     with cleanup_scope():
         try:
-            return await function(*args)
+            return await function(*args, **kwargs)
         except Exception as error:
             log.warning("a bookkeeping write failed (%r); its lease or row will expire instead", error)
             return Failed(repr(error))

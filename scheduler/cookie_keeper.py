@@ -13,10 +13,10 @@ import logging
 import time
 
 import trio
-import trio_asyncio
 
 from scheduler.cookies import CookieJars
-from scheduler.db.store import Store
+from scheduler.db.trio_store import TrioStore
+from scheduler.errors import DatabaseUnavailable
 from scheduler.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ CHECK_S = 3600.0
 
 async def keep_cookies(
     jars: CookieJars,
-    store: Store,
+    db: TrioStore,
     metrics: Metrics,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
@@ -34,22 +34,22 @@ async def keep_cookies(
     for pattern in jars.sites:
         gauge = metrics.site_cookies_expiry.labels(pattern)
         gauge.set_function(functools.partial(jars.seconds_to_expiry, pattern))
-    await _check(jars, store)
+    await _check(jars, db)
     task_status.started()
     while True:
         await trio.sleep(CHECK_S)
         for problem in await trio.to_thread.run_sync(jars.reload):
             log.warning("%s", problem)
-        await _check(jars, store)
+        await _check(jars, db)
 
 
-async def _check(jars: CookieJars, store: Store) -> None:
+async def _check(jars: CookieJars, db: TrioStore) -> None:
     now = time.time()
     for site in jars.sites.values():
         if (problem := site.expiry_problem(now)) is None:
             continue
         log.warning("%s", problem)
         try:
-            await trio_asyncio.aio_as_trio(store.add_site_event_daily)(problem)
-        except Exception as error:  # the database is away: the log and the metric still say it
+            await db.add_site_event_daily(problem)
+        except DatabaseUnavailable as error:  # the database is away: the log and the metric still say it
             log.warning("could not record the event %r: %s", problem, error)

@@ -33,6 +33,11 @@ class ServerUnavailable(Exception):
     or not yet: worth another try. str() says why in a few words ("connection refused")."""
 
 
+class DatabaseUnavailable(ServerUnavailable):
+    """PostgreSQL cannot be reached now, is going away or is too busy (the driver's errors,
+    mapped in scheduler/db/connector.py): the API answers UNAVAILABLE, the workers back off."""
+
+
 class ServerRefused(Exception):
     """A server answered but refuses us in a way only a setting mends (a wrong password,
     no such database). str() says why."""

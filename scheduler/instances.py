@@ -11,11 +11,12 @@ import secrets
 import socket
 
 import trio
-import trio_asyncio
 
 from scheduler import __version__
 from scheduler.cleanup import shielded
-from scheduler.db.store import Registration, Store
+from scheduler.db.records import Registration
+from scheduler.db.trio_store import TrioStore
+from scheduler.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +31,21 @@ def registration(instance: str, workers: int) -> Registration:
 
 
 async def keep_registered(
-    store: Store, me: Registration, ttl_s: float, *, task_status: trio.TaskStatus[None]
+    db: TrioStore, me: Registration, ttl_s: float, *, task_status: trio.TaskStatus[None]
 ) -> None:
     """Registers `me`, then beats every ttl_s / 3 until cancelled; then says it stopped.
 
     The first write must succeed (the service starts only with its database); later
     ones may fail while the database is away, and the next beat writes the row again.
     """
-    beat = trio_asyncio.aio_as_trio(store.beat_instance)
-    await beat(me, ttl_s)
+    await db.beat_instance(me, ttl_s)
     task_status.started()
     try:
         while True:
             await trio.sleep(ttl_s / 3)
             try:
-                await beat(me, ttl_s)
-            except Exception as error:
+                await db.beat_instance(me, ttl_s)
+            except DatabaseUnavailable as error:
                 log.warning("the instance heartbeat failed: %s", error)
     finally:
-        await shielded(trio_asyncio.aio_as_trio(store.stop_instance), me.id)  # else its row expires
+        await shielded(db.stop_instance, me.id)  # else its row expires

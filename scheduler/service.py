@@ -88,13 +88,14 @@ async def run(
             instance = instance_id()
             logs.set_instance(instance)
             me = registration(instance, settings.downloader.workers)
-            await nursery.start(keep_registered, store, me, settings.schedule.lease_s)
+            db = store.for_trio(instance)
+            await nursery.start(keep_registered, db, me, settings.schedule.lease_s)
             accepting = ServiceStatus()  # grpc.health.v1: NOT_SERVING from the start of a drain
             accepting.set(True)
             metrics = Metrics()
             if jars.sites:
-                await nursery.start(keep_cookies, jars, store, metrics)
-            servers = Servers(trio_asyncio.aio_as_trio(store.ping), redis_urls, video_service)
+                await nursery.start(keep_cookies, jars, db, metrics)
+            servers = Servers(db.ping, redis_urls, video_service)
             diagnose = functools.partial(doctor.diagnose, settings, jars, servers)
             # The servicer runs in asyncio (grpclib); the checks are Trio code.
             diagnose_aio = trio_asyncio.trio_as_aio(diagnose)
@@ -109,7 +110,7 @@ async def run(
                         metrics,
                         settings.grpc.host,
                         settings.metrics.port,
-                        trio_asyncio.aio_as_trio(store.count_by_status),
+                        db.count_by_status,
                     )
                 except OSError as error:
                     raise startup.cannot_listen(
@@ -126,9 +127,7 @@ async def run(
             if metrics_port:
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
             nursery.start_soon(_warn_of_problems, diagnose)
-            pipeline = Pipeline(
-                settings, store, dsn, redlock, limiter, video_service, metrics, instance, jars
-            )
+            pipeline = Pipeline(settings, db, dsn, redlock, limiter, video_service, metrics, jars)
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -105,7 +105,8 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
     assert any(line["message"].startswith("serving gRPC on") for line in lines)
     stopped = "stopped: 0 downloads finished, 0 given back, in "
     assert any(line["message"].startswith(stopped) for line in lines)
-    assert all(line["instance"] for line in lines if line["logger"] == "scheduler.pipeline.pipeline")
+    workers = [line for line in lines if line["logger"].startswith("scheduler.pipeline.")]
+    assert workers and all(line["instance"] for line in workers)
     assert refused.returncode == 1
     assert refused.stderr.decode().splitlines() == [
         "scheduler: INVALID_ARGUMENT: url: scheme 'file' is not allowed; give an http:// or https:// URL"

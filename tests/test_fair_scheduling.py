@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.categories import CategoryTarget, Kind
-from scheduler.db.store import PipelineQueries, Store
+from scheduler.db.pipeline_queries import PipelineQueries
+from scheduler.db.store import Store
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.content_site import content_site
@@ -146,7 +147,7 @@ async def test_a_category_gaining_a_subscriber_speeds_up_from_where_the_queue_st
         await queries.finish_sync(b, listed(*(f"b{n}" for n in range(12))), [], **BACKOFF)
         taken = [(await queries.claim_videos(1, 60.0, False, []))[0].foreign_id for _ in range(10)]
         assert taken == ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]
-        store = Store(queries._pool)  # the API's side of the same database
+        store = Store(queries._db)  # the API's side of the same database
         await store.schedule_category(CategoryTarget(b.url, "127.0.0.1", Kind.URL), 7, False)
 
         order = await claim_order(queries)

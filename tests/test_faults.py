@@ -286,7 +286,7 @@ async def test_a_listing_that_comes_back_empty_removes_nothing(
 
 def test_workers_back_off_exponentially_while_the_database_is_away() -> None:
     from scheduler.pipeline.failures import retry_delay
-    from scheduler.pipeline.pipeline import Backoff
+    from scheduler.pipeline.shared import Backoff
 
     backoff = Backoff(first_s=0.5, most_s=30.0)
     assert [backoff.failed() for _ in range(8)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
@@ -296,7 +296,7 @@ def test_workers_back_off_exponentially_while_the_database_is_away() -> None:
 
 
 def test_a_graceful_stop_is_told_in_one_line() -> None:
-    from scheduler.pipeline.pipeline import StopTally
+    from scheduler.pipeline.downloader import StopTally
 
     tally = StopTally()
     tally.began_at = 100.0

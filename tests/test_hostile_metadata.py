@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scheduler.db.store import ListedVideo
 from scheduler.pipeline import sanitize
 from scheduler.v1 import scheduler_pb2 as pb
+from scheduler.work import ListedVideo
 from tests.conftest import Database
 from tests.content_site import content_site
 from tests.test_pipeline import pipeline_settings, serving, wait_for

@@ -15,7 +15,8 @@ import trio.testing
 import trio_asyncio
 
 from scheduler import __version__
-from scheduler.db.store import Registration, Store
+from scheduler.db.records import Registration
+from scheduler.db.store import Store
 from scheduler.instances import keep_registered
 from scheduler.service import run
 from scheduler.settings import Settings
@@ -137,7 +138,7 @@ async def test_the_heartbeat_renews_the_registration_until_cancelled(
     expiry = "SELECT expires_at - heartbeat_at, heartbeat_at FROM instances WHERE id = 'here-1-dddddd'"
 
     async with trio.open_nursery() as nursery:
-        await nursery.start(keep_registered, store, me, 30.0)
+        await nursery.start(keep_registered, store.for_trio(me.id), me, 30.0)
         [[ttl, registered]] = await db.fetch(expiry)
         mock_clock.jump(10.0)  # virtual time: one heartbeat interval (ttl / 3)
         for _ in range(1000):  # the beat is a real round trip to the database

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 import trio_asyncio
 
-from scheduler.db.store import PipelineQueries, StoredPages
+from scheduler.db.listing_queries import StoredPages
+from scheduler.db.pipeline_queries import PipelineQueries
 from scheduler.pipeline import ytdlp
 from scheduler.settings import from_overrides
 from scheduler.v1 import scheduler_pb2 as pb

@@ -95,7 +95,7 @@ def test_the_summary_reads_back() -> None:
         "upload 40.0 ms, record 4.0 ms, unlock 0.5 ms, other 6.0 ms; overhead 10.5 ms, own 20.5 ms)"
     )
     line = (
-        f"2024-01-01 00:00:00 INFO scheduler.pipeline.pipeline: video 7: delivered as x/y {summary}"
+        f"2024-01-01 00:00:00 INFO scheduler.pipeline.downloader: video 7: delivered as x/y {summary}"
         " instance=host-1-abc video_id=7 website=example.com"  # the line's context follows
     )
     parsed = parse(line)

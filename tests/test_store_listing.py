@@ -11,7 +11,10 @@ from typing import Any
 import asyncpg
 import trio_asyncio
 
-from scheduler.db.store import ClaimedCategory, ListedVideo, PipelineQueries, Q, Store
+from scheduler.db.connector import SQL
+from scheduler.db.pipeline_queries import PipelineQueries
+from scheduler.db.store import Store
+from scheduler.work import ClaimedCategory, ListedVideo
 
 OWNER = "test-syncer"
 BACKOFF = {"min_backoff_s": 3600.0, "max_backoff_factor": 8}
@@ -122,7 +125,7 @@ async def test_a_video_another_sync_inserts_meanwhile_is_listed_in_both_categori
             # The other sync has inserted the video and not committed yet: ours waits on it.
             async with other.transaction():
                 await other.fetch(
-                    Q["store_listing"],
+                    SQL["store_listing"],
                     small.id,
                     *([getattr(v, f) for v in videos] for f in ("website", "foreign_id", "url", "title")),
                     ['{"title": "title of shared"}'],

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler.categories import CategoryTarget, Kind
-from scheduler.db.store import PipelineQueries, Store
+from scheduler.db.pipeline_queries import PipelineQueries
+from scheduler.db.store import Store
 from tests.test_fair_scheduling import claim_order
 from tests.test_store_listing import BACKOFF, claims, in_asyncio, lease, leased_category, listed
 
@@ -44,7 +45,7 @@ async def test_a_subscription_change_rewrites_no_video_whatever_the_backlog(data
         await queries.finish_sync(big, listed(*(f"v{n}" for n in range(500))), [], **BACKOFF)
         versions = "SELECT sum(xmin::text::bigint) FROM videos"
         before = await conn.fetchval(versions)
-        store = Store(queries._pool)
+        store = Store(queries._db)
         target = CategoryTarget(big.url, "127.0.0.1", Kind.URL)
 
         for user in range(2, 12):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from scheduler.cookies import SiteCookies
-from scheduler.db import store
+from scheduler.db import records
 from scheduler.findings import Finding
 from scheduler.site_limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
@@ -33,7 +33,7 @@ def rfc3339(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else ""
 
 
-def category(row: store.CategorySummary) -> pb.Category:
+def category(row: records.CategorySummary) -> pb.Category:
     return pb.Category(
         id=row.id,
         url=row.url,
@@ -49,7 +49,7 @@ def category(row: store.CategorySummary) -> pb.Category:
     )
 
 
-def event(row: store.Event) -> pb.Event:
+def event(row: records.Event) -> pb.Event:
     return pb.Event(
         id=row.id,
         category_id=row.category_id or 0,
@@ -61,7 +61,7 @@ def event(row: store.Event) -> pb.Event:
     )
 
 
-def download(row: store.Download) -> pb.Download:
+def download(row: records.Download) -> pb.Download:
     return pb.Download(
         video_id=row.video_id,
         website=row.website,
@@ -77,7 +77,7 @@ def download(row: store.Download) -> pb.Download:
     )
 
 
-def video(row: store.Video) -> pb.Video:
+def video(row: records.Video) -> pb.Video:
     return pb.Video(
         id=row.id,
         website=row.website,
@@ -90,11 +90,11 @@ def video(row: store.Video) -> pb.Video:
     )
 
 
-def inference_category(row: store.InferenceCategory) -> pb.InferenceCategory:
+def inference_category(row: records.InferenceCategory) -> pb.InferenceCategory:
     return pb.InferenceCategory(id=row.id, tag=row.tag, category=row.category)
 
 
-def stats(row: store.Stats) -> pb.GetStatsResponse:
+def stats(row: records.Stats) -> pb.GetStatsResponse:
     websites = [video_counts(w.website, w.videos, w.oldest_pending) for w in row.websites]
     oldest = [w.oldest_pending for w in row.websites if w.oldest_pending is not None]
     total: dict[str, int] = {}
@@ -114,7 +114,7 @@ def video_counts(website: str, videos: dict[str, int], oldest_pending: datetime 
     return pb.VideoCounts(website=website, oldest_pending=rfc3339(oldest_pending), **videos)
 
 
-def instance(row: store.Instance) -> pb.Instance:
+def instance(row: records.Instance) -> pb.Instance:
     return pb.Instance(
         id=row.id,
         host=row.host,
@@ -130,7 +130,7 @@ def instance(row: store.Instance) -> pb.Instance:
 
 
 def sites(
-    limits: SiteLimits, breakers: list[store.Breaker], cookies: Mapping[str, SiteCookies], now: float
+    limits: SiteLimits, breakers: list[records.Breaker], cookies: Mapping[str, SiteCookies], now: float
 ) -> list[pb.SiteState]:
     """Every site with a limit of its own, a breaker or cookies, by name; "*" (every other
     site) last."""
@@ -149,7 +149,7 @@ def sites(
     return states
 
 
-def site(name: str, limits: SiteLimits, breaker: store.Breaker | None) -> pb.SiteState:
+def site(name: str, limits: SiteLimits, breaker: records.Breaker | None) -> pb.SiteState:
     limit = limits.limit_of(name)
     state = pb.SiteState(
         site=name,

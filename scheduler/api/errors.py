@@ -12,12 +12,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import asyncpg
 from google.protobuf.message import DecodeError
 from grpclib import GRPCError, Status
 from grpclib.server import Stream
 
-from scheduler.errors import InvalidArgument, NotFound, PermissionDenied, ResourceExhausted
+from scheduler.errors import (
+    DatabaseUnavailable,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +35,6 @@ _STATUS_OF = {
     PermissionDenied: Status.PERMISSION_DENIED,
     ResourceExhausted: Status.RESOURCE_EXHAUSTED,
 }
-# The database cannot be reached or is going away: the client may retry later.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.exceptions.QueryCanceledError,
-)
 
 
 async def unary(
@@ -72,7 +65,7 @@ def status_mapping(stream: Stream[Any, Any]) -> Iterator[None]:
         yield
     except (InvalidArgument, NotFound, PermissionDenied, ResourceExhausted) as error:
         raise GRPCError(_STATUS_OF[type(error)], str(error)) from None
-    except DATABASE_UNAVAILABLE as error:
+    except DatabaseUnavailable as error:
         log.warning("%s: database unavailable: %r", _method(stream), error)
         raise GRPCError(Status.UNAVAILABLE, "database unavailable, try again later") from None
     except GRPCError:

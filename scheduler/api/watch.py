@@ -10,10 +10,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-import asyncpg
-
+from scheduler.db import connector
 from scheduler.errors import ResourceExhausted
 
 log = logging.getLogger(__name__)
@@ -27,7 +25,7 @@ class VideoChanges:
     def __init__(self, dsn: str, max_watchers: int) -> None:
         self._dsn = dsn
         self._max_watchers = max_watchers
-        self._connection: Any = None
+        self._connection: connector.Listener | None = None
         self._connecting = asyncio.Lock()
         self._queues: set[asyncio.Queue[str]] = set()
 
@@ -55,15 +53,11 @@ class VideoChanges:
         async with self._connecting:
             if self._connection is not None and not self._connection.is_closed():
                 return
-            connection = await asyncpg.connect(self._dsn)
-            await connection.add_listener(CHANNEL, self._on_notify)
             # A watcher that joins after a reconnect missed nothing it could have seen;
             # the others reload everything.
-            connection.add_termination_listener(lambda _c: self._broadcast(EVERYTHING))
-            self._connection = connection
-
-    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        self._broadcast(payload)
+            self._connection = await connector.listen(
+                self._dsn, {CHANNEL: self._broadcast}, lambda: self._broadcast(EVERYTHING)
+            )
 
     def _broadcast(self, payload: str) -> None:
         for queue in self._queues:

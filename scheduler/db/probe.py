@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import asyncpg
 
-from scheduler.errors import ServerRefused, ServerUnavailable, network_problem
+from scheduler.errors import DatabaseUnavailable, ServerRefused, ServerUnavailable, network_problem
 
 # Answers that come and go while a server starts or is busy.
 _NOT_YET = (asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, asyncpg.InterfaceError)
@@ -30,6 +30,8 @@ def where(dsn: str) -> str:
 
 def classify(error: Exception, timeout_s: float | None = None) -> ServerUnavailable | ServerRefused:
     """A connection's failure as an operator acts on it."""
+    if isinstance(error, DatabaseUnavailable) and isinstance(error.__cause__, Exception):
+        error = error.__cause__  # the driver's own error, mapped by the connector
     if isinstance(error, ssl.SSLError):
         return ServerRefused(f"TLS: {getattr(error, 'reason', None) or error}")
     if problem := network_problem(error, timeout_s):

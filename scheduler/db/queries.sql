@@ -41,7 +41,7 @@ SELECT category_id, video_id, $2 FROM category_videos WHERE video_id = $1;
 -- A user's categories with their counts, kept by triggers (migrations/0006): one row read
 -- per category, however many videos it has. A category without videos has no counts yet.
 SELECT c.id, c.url, c.website, c.last_synced, c.next_sync_at, c.backoff_factor,
-       c.subscriber_count, c.disable_download_cache,
+       c.subscriber_count AS subscribers, c.disable_download_cache,
        coalesce(n.total_videos, 0) AS total_videos,
        coalesce(n.archived_videos, 0) AS archived_videos,
        coalesce(n.undownloadable_videos, 0) AS undownloadable_videos
@@ -92,9 +92,9 @@ SELECT count(*) FROM retried;
 
 -- name: list_downloads
 -- With the state of the instance holding each lease (alive, dead, stopped; '' unregistered).
-SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
-       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state,
-       v.content_category
+SELECT v.id AS video_id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
+       coalesce(v.lease_owner, '') AS instance, v.attempts, instance_state(i) AS instance_state,
+       v.content_category AS category
 FROM videos v
 LEFT JOIN instances i ON i.id = v.lease_owner
 WHERE v.status IN ('queued', 'downloading', 'uploading')
@@ -102,9 +102,9 @@ ORDER BY v.lease_expires_at, v.id
 LIMIT $1;
 
 -- name: downloads_by_id
-SELECT v.id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
-       coalesce(v.lease_owner, '') AS lease_owner, v.attempts, instance_state(i) AS instance_state,
-       v.content_category
+SELECT v.id AS video_id, v.website, v.foreign_id, v.url, v.status::text, v.bytes_done, v.bytes_total,
+       coalesce(v.lease_owner, '') AS instance, v.attempts, instance_state(i) AS instance_state,
+       v.content_category AS category
 FROM videos v
 LEFT JOIN instances i ON i.id = v.lease_owner
 WHERE v.id = ANY($1::bigint[])
@@ -124,7 +124,8 @@ SELECT id, pg_notify('scheduler_cancel', id || ':' || $2) FROM requested;
 
 -- name: list_unapproved_videos
 -- $1 NULL lists every category's unreviewed videos; oldest first, or newest first ($3).
-SELECT v.id, v.website, v.foreign_id, v.url, v.title, v.status::text, v.approval::text, v.content_category
+SELECT v.id, v.website, v.foreign_id, v.url, v.title, v.status::text, v.approval::text,
+       v.content_category AS category
 FROM videos v
 WHERE v.approval = 'unreviewed' AND v.status = 'pending'
   AND ($1::bigint IS NULL
@@ -135,7 +136,7 @@ LIMIT $2;
 -- name: set_approval
 UPDATE videos SET approval = $2::approval_state, updated_at = now()
 WHERE id = $1
-RETURNING id, website, foreign_id, url, title, status::text, approval::text, content_category;
+RETURNING id, website, foreign_id, url, title, status::text, approval::text, content_category AS category;
 
 -- name: list_inference_categories
 SELECT id, tag, category FROM inference_categories ORDER BY lower(tag);

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 
 import trio
 
-from scheduler.db.store import ClaimedVideo
 from scheduler.pipeline.phases import Phases
 from scheduler.pipeline.sites import Outcome
 from scheduler.pipeline.ytdlp import Progress
 from scheduler.redlock import Lock
+from scheduler.work import ClaimedVideo
+
+# The reason a job is cancelled when a CancelDownload asks.
+CANCELLED_BY_USER = "cancelled by CancelDownload"
 
 
 @dataclass

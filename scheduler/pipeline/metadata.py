@@ -6,9 +6,9 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from scheduler.db.store import ClaimedVideo
 from scheduler.pipeline.sanitize import MAX_TEXT, MAX_TITLE, clean_tags, clean_text
 from scheduler.video_service.base import VideoMetadata
+from scheduler.work import ClaimedVideo
 
 
 def video_metadata(video: ClaimedVideo, info: dict[str, Any], category: str = "General") -> VideoMetadata:

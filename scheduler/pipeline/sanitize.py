@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scheduler.db.store import ListedVideo
+from scheduler.work import ListedVideo
 
 MAX_ID = 255
 MAX_TITLE = 1_000

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import trio
-import trio_asyncio
 
 from scheduler import breaker
 from scheduler.cleanup import Failed, cleanup_scope, shielded
-from scheduler.db.store import ClaimedCategory, ClaimedVideo, PipelineQueries, TrippedBreaker
+from scheduler.db.records import TrippedBreaker
+from scheduler.db.trio_store import TrioStore
+from scheduler.errors import DatabaseUnavailable
 from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline.wakeup import Wakeup
+from scheduler.work import ClaimedCategory, ClaimedVideo
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class SiteGate:
     def __init__(
         self,
         limiter: SiteLimiter,
-        db: PipelineQueries,
+        db: TrioStore,
         wakeup: Wakeup,
         metrics: Metrics,
         *,
@@ -74,7 +75,7 @@ class SiteGate:
         if trio.current_time() < self._refreshed_at + REFRESH_S:
             return
         self._refreshed_at = trio.current_time()
-        tripped = await trio_asyncio.aio_as_trio(self._db.tripped_breakers)()
+        tripped = await self._db.tripped_breakers()
         for site in self._tripped.keys() - {b.site for b in tripped}:
             self._metrics.site_breaker_open.labels(site).set(0)
         self._tripped = {b.site: b for b in tripped}
@@ -114,7 +115,7 @@ class SiteGate:
                 if tripped.state == "open"
                 else min(tripped.probe_in_s, PROBE_HELD_RECHECK_S)
             )
-        if await trio_asyncio.aio_as_trio(self._db.take_probe)(site, holder, self._probe_s):
+        if await self._db.take_probe(site, holder, self._probe_s):
             log.info("site %s: probing with %s (breaker %s: %s)", site, holder, tripped.state, tripped.reason)
             self._probes.add(holder)
             return None
@@ -131,24 +132,27 @@ class SiteGate:
     async def throttle_reason(self, website: str, error: str) -> str | None:
         """Why `error` (yt-dlp's) means the site throttles or blocks us, or None."""
         site = self.site_of(website)
-        served = site in self._served or await trio_asyncio.aio_as_trio(self._db.site_served)(site)
+        served = site in self._served or await self._db.site_served(site)
         return breaker.throttle_reason(error, served)
 
     async def throttled_video(self, video: ClaimedVideo, reason: str) -> None:
         """The site throttled the video's request: its breaker opens (or stays open) and
         the video waits for the probe, no attempt counted (one transaction)."""
-        await self._trip(self._db.throttle_video, video, video.website, reason)
+        site = self.site_of(video.website)
+        probe_in_s = await shielded(
+            self._db.throttle_video, video, site, reason, self.breaker_min_s, self.breaker_max_s
+        )
+        self._wait_for_probe(video.website, probe_in_s)
 
     async def throttled_listing(self, category: ClaimedCategory, reason: str) -> None:
         """As throttled_video, for a category's listing."""
-        await self._trip(self._db.throttle_sync, category, category.website, reason)
+        site = self.site_of(category.website)
+        probe_in_s = await shielded(
+            self._db.throttle_sync, category, site, reason, self.breaker_min_s, self.breaker_max_s
+        )
+        self._wait_for_probe(category.website, probe_in_s)
 
-    async def _trip(
-        self, throttle: Callable[..., Awaitable[float]], work: object, website: str, reason: str
-    ) -> None:
-        site = self.site_of(website)
-        args = (work, site, reason, self.breaker_min_s, self.breaker_max_s)
-        probe_in_s = await shielded(trio_asyncio.aio_as_trio(throttle), *args)
+    def _wait_for_probe(self, website: str, probe_in_s: float | Failed) -> None:
         if isinstance(probe_in_s, Failed):  # not recorded: this instance waits the least cool-down alone
             probe_in_s = self.breaker_min_s
         self._behind_breaker.add(website)  # this instance passes the site by till the probe
@@ -166,9 +170,9 @@ class SiteGate:
                     self._probes.discard(holder)
                     await self._end_probe(site, holder, outcome)
                 if outcome == "served" and site not in self._served:
-                    await trio_asyncio.aio_as_trio(self._db.mark_served)(site)
+                    await self._db.mark_served(site)
                     self._served.add(site)
-            except Exception as error:  # the database is away: the probe lapses by itself
+            except DatabaseUnavailable as error:  # the probe lapses by itself
                 log.warning("site %s: could not record the outcome of %s: %s", site, holder, error)
         freed = [w for w in self._busy if self.site_of(w) == site and w not in self._behind_breaker]
         for website in freed:
@@ -178,12 +182,12 @@ class SiteGate:
 
     async def _end_probe(self, site: str, holder: str, outcome: Outcome) -> None:
         if outcome in ("served", "answered"):
-            if await trio_asyncio.aio_as_trio(self._db.close_breaker)(site, holder):
+            if await self._db.close_breaker(site, holder):
                 log.info("site %s: breaker closed: the probe got through", site)
                 self._tripped.pop(site, None)
                 self._metrics.site_breaker_open.labels(site).set(0)
         elif outcome is None:
-            await trio_asyncio.aio_as_trio(self._db.give_probe_back)(site, holder)
+            await self._db.give_probe_back(site, holder)
         # "throttled": the failure reopened it already.
 
     def busy_websites(self) -> list[str]:

@@ -15,22 +15,26 @@ from __future__ import annotations
 import logging
 
 import trio
-import trio_asyncio
 
 from scheduler.cleanup import shielded
 from scheduler.cookies import CookieJars
-from scheduler.db.store import PipelineQueries, UntaggedVideo
+from scheduler.db.trio_store import TrioStore
+from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.sites import Outcome, SiteGate
 from scheduler.pipeline.wakeup import Wakeup
 from scheduler.settings import Settings
+from scheduler.work import UntaggedVideo
 
 log = logging.getLogger(__name__)
+
+# The database is away: look again after this long.
+RECONNECT_S = 2.0
 
 
 async def fetch_tags(
     settings: Settings,
-    db: PipelineQueries,
+    db: TrioStore,
     sites: SiteGate,
     cookies: CookieJars,
     wakeup: Wakeup,
@@ -38,12 +42,16 @@ async def fetch_tags(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    aio = trio_asyncio.aio_as_trio
     task_status.started()
     while True:
         seen = wakeup.generation
-        await sites.refresh()
-        video = await aio(db.take_untagged_video)(sites.busy_websites())
+        try:
+            await sites.refresh()
+            video = await db.take_untagged_video(sites.busy_websites())
+        except DatabaseUnavailable as error:
+            log.warning("taking a video for its tags failed (%s); pausing %.1fs", error, RECONNECT_S)
+            await trio.sleep(RECONNECT_S)
+            continue
         if video is None:
             await wakeup.wait(seen, sites.poll_wait(settings.schedule.poll_interval_s))
             continue
@@ -52,7 +60,7 @@ async def fetch_tags(
         holder = f"{owner}:tags:{video.id}"
         [wait] = await sites.enter("listings", [(video.website, holder)])
         if wait is not None:  # the site has no room now: another pass takes it
-            await shielded(aio(db.give_back_untagged_video), video)
+            await shielded(db.give_back_untagged_video, video)
             continue
         outcome: Outcome = None
         try:
@@ -62,7 +70,7 @@ async def fetch_tags(
 
 
 async def _fetch(
-    settings: Settings, db: PipelineQueries, sites: SiteGate, cookies: CookieJars, video: UntaggedVideo
+    settings: Settings, db: TrioStore, sites: SiteGate, cookies: CookieJars, video: UntaggedVideo
 ) -> Outcome:
     await sites.wait_turn(video.website)
     try:
@@ -77,6 +85,6 @@ async def _fetch(
     except (ytdlp.YtdlpError, trio.TooSlowError) as error:
         log.warning("video %d: its metadata could not be read: %s", video.id, error or "timed out")
         return "answered" if isinstance(error, ytdlp.YtdlpError) else None
-    category = await trio_asyncio.aio_as_trio(db.set_fetched_tags)(video, list(tags))
+    category = await db.set_fetched_tags(video, list(tags))
     log.info("video %d: %d tags from its metadata: %s", video.id, len(tags), category)
     return "served"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
-import asyncpg
 import trio
 import trio_asyncio
 
 from scheduler.cleanup import cleanup_scope
+from scheduler.db import connector
+from scheduler.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +48,22 @@ async def listen(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Holds a dedicated LISTEN connection (not a pool's) for `handlers` (channel -> a
-    function of the payload). It reconnects when the connection drops and calls
-    `on_connect` each time, since notifications sent meanwhile are lost."""
+    """Holds a dedicated LISTEN connection for `handlers` (channel -> a function of the
+    payload). It reconnects when the connection drops and calls `on_connect` each time,
+    since notifications sent meanwhile are lost."""
     task_status.started()
     while True:
+        lost = trio.Event()
         try:
-            connection = await trio_asyncio.aio_as_trio(_connect)(dsn, handlers)
-        except Exception as error:  # any way of not connecting: retry, the poll interval covers us
+            listener = await trio_asyncio.aio_as_trio(connector.listen)(dsn, handlers, lost.set)
+        except DatabaseUnavailable as error:  # the poll interval covers us meanwhile
             log.warning("LISTEN connection failed (%s); retrying in %ss", error, RECONNECT_S)
             await trio.sleep(RECONNECT_S)
             continue
-        lost = trio.Event()
-        connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
         on_connect()
         try:
             await lost.wait()
             log.warning("LISTEN connection lost; reconnecting")
         finally:
             with cleanup_scope():
-                await trio_asyncio.aio_as_trio(connection.close)()
-
-
-async def _connect(dsn: str, handlers: Mapping[str, Callable[[str], None]]) -> Any:
-    connection = await asyncpg.connect(dsn)
-    for channel, handle in handlers.items():
-        await connection.add_listener(channel, lambda *args, handle=handle: handle(args[3]))
-    return connection
+                await trio_asyncio.aio_as_trio(listener.close)()

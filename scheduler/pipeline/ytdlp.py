@@ -52,9 +52,9 @@ from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
 from yt_dlp.utils import KNOWN_EXTENSIONS, DownloadCancelled, determine_ext, unsmuggle_url
 
 from scheduler import netguard, programs
-from scheduler.db.store import ListedVideo
 from scheduler.pipeline.sanitize import MAX_THUMBNAIL, clean_tags, image_suffix, without_cookies
 from scheduler.settings import DownloaderSettings
+from scheduler.work import ListedVideo
 
 log = logging.getLogger(__name__)
 VIDEO_STEM = "video"

@@ -1,0 +1,139 @@
+"""The records the data layer answers the API and the commands with: plain values, each
+built from its row one way, `Record(**row)`, the statement naming its columns as the
+record's fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    category_id: int
+    created: bool
+    subscribed: bool
+    url: str
+
+
+@dataclass(frozen=True)
+class CategorySummary:
+    id: int
+    url: str
+    website: str
+    last_synced: datetime | None
+    next_sync_at: datetime
+    backoff_factor: int
+    subscribers: int
+    disable_download_cache: bool
+    total_videos: int
+    archived_videos: int
+    undownloadable_videos: int
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    category_id: int | None
+    category_url: str
+    video_id: int | None
+    video_url: str
+    message: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Download:
+    video_id: int
+    website: str
+    foreign_id: str
+    url: str
+    status: str
+    bytes_done: int
+    bytes_total: int
+    instance: str
+    attempts: int
+    instance_state: str  # alive, dead or stopped; '' when the instance never registered
+    category: str  # the content category (inference rules)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a `serve` process says of itself in its heartbeat row (migrations/0007)."""
+
+    id: str  # the owner of the leases it takes
+    host: str
+    pid: int
+    version: str
+    workers: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A registered `serve` process and what it holds now."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    workers: int
+    started_at: datetime
+    heartbeat_at: datetime
+    state: str  # alive, dead (its heartbeat stopped) or stopped (cleanly)
+    downloads: int  # videos it holds now
+    listings: int  # categories it is listing now
+
+
+@dataclass(frozen=True)
+class WebsiteCounts:
+    website: str
+    videos: dict[str, int]  # by status; a status with no videos is absent
+    oldest_pending: datetime | None  # when the longest-waiting pending video was listed
+
+
+@dataclass(frozen=True)
+class Stats:
+    as_of: datetime  # the database's clock, for the ages of the times below
+    categories: int  # subscribed ones
+    websites: list[WebsiteCounts]
+    instances: list[Instance]
+
+
+@dataclass(frozen=True)
+class Breaker:
+    """A site's circuit breaker (migrations/0008)."""
+
+    site: str
+    state: str  # closed, open or probing
+    reason: str
+    openings: int  # since it last closed
+    opened_at: datetime | None
+    probe_at: datetime | None  # open: when one probe may go; probing: when the probe lapses
+    served: bool
+
+
+@dataclass(frozen=True)
+class TrippedBreaker:
+    site: str
+    state: str  # open or probing
+    reason: str
+    probe_in_s: float  # <= 0: a probe may go now
+
+
+@dataclass(frozen=True)
+class Video:
+    id: int
+    website: str
+    foreign_id: str
+    url: str
+    title: str
+    status: str
+    approval: str
+    category: str  # the content category (inference rules)
+
+
+@dataclass(frozen=True)
+class InferenceCategory:
+    id: int
+    tag: str
+    category: str
