@@ -52,6 +52,8 @@ from scheduler.db.connector import SQL
 from scheduler.db.listing_queries import StoredPages
 from scheduler.db.store import Store
 from scheduler.pipeline import sanitize, ytdlp
+from scheduler.pipeline.ytdlp.options import common_options
+from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import from_overrides
 from scheduler.work import ClaimedCategory
 
@@ -229,11 +231,11 @@ def _child_listing(variant: str, url: str, size: int) -> dict[str, Any]:
     settings = from_overrides({}).downloader
     ytdlp.prepare(settings)
     ytdlp.warm_up()
-    options = ytdlp._common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
+    options = common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     start_rss = _rss()
     start = time.perf_counter()
     entries = 0
-    with ytdlp.GuardedYoutubeDL(options, (HOST,)) as ydl:
+    with GuardedYoutubeDL(options, (HOST,)) as ydl:
         if variant == "floor":
             result = ydl.extract_info(url, download=False, process=False)
             assert result.get("_type") == "playlist", result.get("_type")

@@ -167,7 +167,7 @@ def canonical_host(host: str) -> str | None:
     is refused: no top-level domain is, and resolvers read such names as IPv4 shorthand
     (2130706433, 127.1), a way around an address allow-list."""
     host = host.strip().removeprefix("[").removesuffix("]").rstrip(".").lower()
-    if _is_ip_address(host):
+    if is_ip_address(host):
         return str(ipaddress.ip_address(host))
     try:
         ascii_host = host.encode("idna").decode("ascii")
@@ -184,7 +184,7 @@ def canonical_host(host: str) -> str | None:
 def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     """Exact host, or "*.domain" for the domain's subdomains. An IP address (private,
     loopback or public) is allowed only where it is listed exactly."""
-    is_address = _is_ip_address(host)
+    is_address = is_ip_address(host)
     for pattern in allowed:
         if pattern.startswith("*."):
             if is_address:
@@ -196,7 +196,7 @@ def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def _is_ip_address(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import redis.asyncio
 import redis.exceptions
 import trio
 import trio_asyncio
 
+from scheduler import redis_clients
 from scheduler.errors import ServerRefused, ServerUnavailable, network_problem
 from scheduler.video_service.base import VideoService, VideoServiceError
 
@@ -41,11 +41,11 @@ async def probe_redis(url: str, timeout_s: float) -> None:
     """One PING; raises ServerUnavailable or ServerRefused."""
 
     async def ping() -> None:
-        client = redis.asyncio.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+        pinging = redis_clients.client(url, timeout_s)
         try:
-            await client.ping()
+            await pinging.ping()
         finally:
-            await client.aclose()
+            await pinging.aclose()
 
     try:
         with trio.fail_after(timeout_s + 1):  # the client's own timeouts should come first

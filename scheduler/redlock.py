@@ -17,16 +17,14 @@ from dataclasses import dataclass
 import redis.asyncio
 import trio
 import trio_asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from scheduler.cleanup import CLEANUP_S, cleanup_scope
+from scheduler.cleanup import cleanup_scope
+from scheduler.redis_clients import redis_clients
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "scheduler:lock:"
-CLIENT_TIMEOUT_S = 0.5  # a dead server must answer "no" fast: the quorum decision waits for it
 
 # Compare-and-delete, compare-and-pexpire: only the holder of the token touches the key.
 _RELEASE = """
@@ -125,33 +123,3 @@ class Redlock:
         votes = await asyncio.gather(*(vote(i) for i in range(len(self._clients))))
         self.quorum_reachable = sum(v is not None for v in votes) >= self.quorum
         return sum(v is True for v in votes)
-
-
-@asynccontextmanager
-async def redis_clients(urls: Sequence[str]) -> AsyncIterator[list[redis.asyncio.Redis]]:
-    """One client per URL, made and closed in the trio-asyncio loop; short timeouts, no
-    retries, so that a dead server answers "no" fast."""
-    clients = await trio_asyncio.aio_as_trio(_connect)(urls)
-    try:
-        yield clients
-    finally:
-        with cleanup_scope() as closing:
-            await trio_asyncio.aio_as_trio(_close)(clients)
-        if closing.cancelled_caught:
-            log.warning("the Redis clients did not close in %ss", CLEANUP_S)
-
-
-async def _connect(urls: Sequence[str]) -> list[redis.asyncio.Redis]:
-    return [
-        redis.asyncio.from_url(
-            url,
-            socket_timeout=CLIENT_TIMEOUT_S,
-            socket_connect_timeout=CLIENT_TIMEOUT_S,
-            retry=Retry(NoBackoff(), 0),
-        )
-        for url in urls
-    ]
-
-
-async def _close(clients: Sequence[redis.asyncio.Redis]) -> None:
-    await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)

@@ -28,8 +28,6 @@ from scheduler import doctor, embedded, logs, probes, startup
 from scheduler.api.security import tls_context
 from scheduler.api.server import serve_api
 from scheduler.cleanup import CLEANUP_S, cleanup_scope
-from scheduler.cookie_keeper import keep_cookies
-from scheduler.cookies import CookieJars
 from scheduler.db import probe
 from scheduler.db.migrate import MigrationError, migrate
 from scheduler.db.store import Store
@@ -37,12 +35,14 @@ from scheduler.doctor import Servers
 from scheduler.errors import ServerRefused
 from scheduler.findings import Finding
 from scheduler.instances import instance_id, keep_registered, registration
-from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings, VideoServiceSettings, open_to_anyone, variable
+from scheduler.sites.cookie_keeper import keep_cookies
+from scheduler.sites.cookies import CookieJars
+from scheduler.sites.limiter import SiteLimiter
 from scheduler.startup import Patience, StartupFailure
 from scheduler.video_service.base import VideoService
 from scheduler.video_service.open import open_video_service
@@ -141,8 +141,8 @@ async def run(
 
 def _log_asyncio_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
     """An error no asyncio code awaited, such as the exception of a connection attempt that
-    was cancelled half-way (asyncpg's, when a stop cancels it): logged, as plain asyncio
-    does. trio-asyncio's own handler raises it into the loop instead, which cancels
+    was cancelled half-way (the database driver's, when a stop cancels it): logged, as
+    plain asyncio does. trio-asyncio's own handler raises it into the loop instead, which cancels
     everything and leaves the shielded give-backs waiting on a loop that is going away."""
     error = context.get("exception")
     message = context.get("message", "an error in the event loop")

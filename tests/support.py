@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: URLs, free ports, `scheduler` subprocesses."""
+"""Helpers shared by the tests: URLs, free ports, `scheduler` subprocesses, metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,3 +77,15 @@ async def wait_until_listening(port: int, process: trio.Process, log: Path) -> N
         else:
             await stream.aclose()
             return
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample: (name, sorted labels) -> value."""
+    response = await trio.to_thread.run_sync(httpx.get, f"http://127.0.0.1:{port}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }

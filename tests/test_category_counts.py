@@ -5,6 +5,7 @@ another transaction adds it to a category."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 
@@ -87,8 +88,11 @@ def test_a_status_change_racing_a_new_membership_is_counted_whichever_commits_fi
             await first.execute(early)
             await second_tx.start()
             late_done = asyncio.create_task(second.execute(late))
-            await asyncio.sleep(0.3)
-            waited = not late_done.done()  # for the video's lock, until the first commits
+            observer = await asyncpg.connect(database_url)  # outside both: a fresh view each time
+            try:
+                waited = await _blocked_on_a_lock(observer, second.get_server_pid(), late_done)
+            finally:
+                await observer.close()
             await first_tx.commit()
             await late_done
             await second_tx.commit()
@@ -102,3 +106,16 @@ def test_a_status_change_racing_a_new_membership_is_counted_whichever_commits_fi
 
         assert waited
         assert counts == (1, 1, 0)  # the video, delivered
+
+
+async def _blocked_on_a_lock(observer: Any, pid: int, statement: asyncio.Task[Any]) -> bool:
+    """Whether the statement of backend `pid` waits for a lock: it does once PostgreSQL
+    says so (pg_stat_activity, read outside any transaction: a transaction would see one
+    snapshot of it), it does not if it finishes first (bounded: 10 s)."""
+    query = "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1"
+    async with asyncio.timeout(10):
+        while not statement.done():
+            if await observer.fetchval(query, pid):
+                return True
+            await asyncio.sleep(0.01)
+    return False

@@ -10,7 +10,7 @@ import tomllib
 
 import pytest
 
-from scheduler.cli import build_parser, client_connection
+from scheduler.cli.main import build_parser, client_connection
 from scheduler.settings import defaults
 from tests.support import REPO
 

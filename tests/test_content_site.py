@@ -19,7 +19,8 @@ from yt_dlp.utils import DownloadError, UnsupportedError, unsmuggle_url
 from tests.content_site import ContentSite, content_site
 
 SIZE = 30_000
-# The service sends every request through yt-dlp's urllib handler (ytdlp.GuardedYoutubeDL);
+# The service sends every request through yt-dlp's urllib handler (GuardedYoutubeDL in
+# scheduler/pipeline/ytdlp/overrides.py);
 # a stock YoutubeDL prefers `requests` when it is installed (yt-dlp[default] brings it),
 # whose errors are worded differently. These tests look at the site as the service does.
 URLLIB = {"compat_opts": {"prefer-legacy-http-handler"}}

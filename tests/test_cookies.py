@@ -15,16 +15,15 @@ from typing import Any
 
 import pytest
 
-from scheduler import cookies
-from scheduler.breaker import login_reason
-from scheduler.client import describe
-from scheduler.cookies import CookieFileError, CookieJars
+from scheduler.cli.render import describe
 from scheduler.settings import Settings, SettingsError, from_overrides
+from scheduler.sites import cookies
+from scheduler.sites.breaker import login_reason
+from scheduler.sites.cookies import CookieFileError, CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import ALLOWED_SITES, Database
 from tests.content_site import ContentSite, content_site
-from tests.support import free_port
-from tests.test_metrics import scrape
+from tests.support import free_port, scrape
 from tests.test_pipeline import pipeline_settings, serving, wait_for
 
 SECRET = "s3cr3t-session-value"

@@ -17,9 +17,8 @@ from scheduler.doctor import RELEASE_AGE_WARNING_DAYS, ytdlp_finding
 from scheduler.programs import release_age_days, release_date
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
-from tests.support import clean_environment, free_port, scheduler_command
+from tests.support import clean_environment, free_port, scheduler_command, scrape
 from tests.test_cookies import SECRET, cookie_line, write_cookies
-from tests.test_metrics import scrape
 from tests.test_pipeline import pipeline_settings, serving
 
 # Names that resolve without a network (the tests' machines have no DNS beyond /etc/hosts).

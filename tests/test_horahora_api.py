@@ -28,8 +28,7 @@ from scheduler.horahora.scheduler_grpc import SchedulerStub
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Api, Database
 from tests.content_site import ContentSite
-from tests.support import REPO, free_port
-from tests.test_metrics import scrape
+from tests.support import REPO, free_port, scrape
 from tests.test_pipeline import pipeline_settings, serving, wait_for
 
 # Runs the calls given as JSON ([[method, request type, fields], ...]); prints each answer

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 import trio
 from grpclib.client import Channel
-from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.service import Running, run
 from scheduler.settings import SettingsError, from_overrides
@@ -16,20 +14,8 @@ from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.conftest import Api, Database
 from tests.content_site import ContentSite
-from tests.support import free_port
+from tests.support import free_port, scrape
 from tests.test_pipeline import pipeline_settings, wait_for
-
-
-async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample: (name, sorted labels) -> value."""
-    response = await trio.to_thread.run_sync(httpx.get, f"http://127.0.0.1:{port}/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
 
 
 async def test_the_counters_follow_a_delivery(

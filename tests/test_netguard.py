@@ -19,10 +19,11 @@ import pytest
 import yt_dlp
 from yt_dlp.downloader.external import FFmpegFD
 
-from scheduler import netguard
-from scheduler.netguard import Refused, check_url
 from scheduler.pipeline import ytdlp
+from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import DownloaderSettings, from_overrides
+from scheduler.sites import netguard
+from scheduler.sites.netguard import Refused, check_url
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.content_site import ContentSite, content_site
@@ -486,7 +487,7 @@ def test_requests_from_downloaders_go_through_the_checks_too(
 
 
 def test_yt_dlp_sends_through_the_checked_handler_alone_and_ffmpeg_fetches_nothing() -> None:
-    with ytdlp.GuardedYoutubeDL({"quiet": True}, ALLOWED) as ydl:
+    with GuardedYoutubeDL({"quiet": True}, ALLOWED) as ydl:
         assert [type(h).__name__ for h in ydl._request_director.handlers.values()] == ["_CheckedUrllibRH"]
         assert ydl.params["enable_file_urls"] is False
         # HlsFD hands some streams to ffmpeg directly: ffmpeg may then open no network input.
@@ -506,7 +507,7 @@ def test_downloaders_that_connect_on_their_own_are_refused(
     format: dict[str, Any], downloader: str, tmp_path: Path
 ) -> None:
     info = {"id": "x", "ext": "mp4", **format}
-    with ytdlp.GuardedYoutubeDL({"quiet": True}, ALLOWED) as ydl, pytest.raises(Refused) as caught:
+    with GuardedYoutubeDL({"quiet": True}, ALLOWED) as ydl, pytest.raises(Refused) as caught:
         ydl.dl(str(tmp_path / "x.mp4"), info)
     assert caught.value.reason == f"needs {downloader}, which fetches outside the checks"
 

@@ -20,6 +20,7 @@ from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.conftest import Api, Database, service_settings
 from tests.content_site import ContentSite
+from tests.support import free_port, scrape
 
 # Generous: real downloads on a loaded 2-core machine; the waits end as soon as work is done.
 DEADLINE_S = 60
@@ -399,12 +400,15 @@ async def test_with_approval_required_a_video_waits_for_approve_video(
     site.add_video("wanted")
     site.add_video("unwanted")
     feed = site.feed("feed", ["wanted", "unwanted"])
-    settings = pipeline_settings(database_url, redis_url, tmp_path, approval={"required": True})
+    port = free_port()
+    settings = pipeline_settings(
+        database_url, redis_url, tmp_path, approval={"required": True}, metrics={"port": port}
+    )
 
     async with serving(settings) as (_, api):
         await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
         await wait_for(db, "SELECT count(*) FROM videos", 2)
-        await trio.sleep(0.5)  # pollers have had their chance: nothing may start unapproved
+        await claims_made(port, 2)  # one at least since the videos were stored: nothing may start
         assert await db.value("SELECT count(*) FROM videos WHERE status <> 'pending'") == 0
         waiting = (await api("ListUnapprovedVideos", pb.ListUnapprovedVideosRequest())).videos
         by_name = {v.foreign_id: v.id for v in waiting}
@@ -504,3 +508,14 @@ async def test_between_full_listings_a_sync_reads_only_the_newest_entries(
     messages = [r[0] for r in await db.fetch("SELECT message FROM archival_events ORDER BY id")]
     assert "synced: 3 listed, 3 new" in messages  # the first sync is a full one
     assert "synced: 1 listed, 1 new" in messages  # then only the newest entry
+
+
+async def claims_made(metrics_port: int, claims: int) -> None:
+    """Returns once the pollers have claimed `claims` more times (their metric counts every
+    claim, whether it found videos or not)."""
+    counted = ("scheduler_claim_seconds_count", ())
+    first = (await scrape(metrics_port)).get(counted, 0.0)
+    with trio.fail_after(DEADLINE_S):
+        # A poll of the endpoint on purpose, as an operator's scraper would read it.
+        while (await scrape(metrics_port)).get(counted, 0.0) < first + claims:  # noqa: ASYNC110
+            await trio.sleep(0.05)

@@ -15,7 +15,8 @@ from yt_dlp.extractor.youtube.jsc.provider import JsChallengeRequest, JsChalleng
 from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
 
 from scheduler import programs
-from scheduler.pipeline import ytdlp
+from scheduler.pipeline.ytdlp.options import common_options
+from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import DownloaderSettings, SettingsError, from_overrides
 from tests.test_netguard import serving
 
@@ -36,8 +37,8 @@ function Wq(a,b,c){var d=new Uq(a);d.set("alr","yes");if(c)d.set(b,c);return d}
 PLAYER_PATH = "/s/player/0123abcd/player_ias.vflset/en_US/base.js"
 
 
-def configured(settings: DownloaderSettings, **params: object) -> ytdlp.GuardedYoutubeDL:
-    return ytdlp.GuardedYoutubeDL(ytdlp._common_options(settings) | params, ALLOWED)
+def configured(settings: DownloaderSettings, **params: object) -> GuardedYoutubeDL:
+    return GuardedYoutubeDL(common_options(settings) | params, ALLOWED)
 
 
 def debug_lines(settings: DownloaderSettings, caplog: pytest.LogCaptureFixture) -> list[str]:

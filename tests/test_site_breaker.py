@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.breaker import throttle_reason
 from scheduler.settings import Settings
+from scheduler.sites.breaker import throttle_reason
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.content_site import ContentSite, Request, content_site

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import trio
 
-from scheduler.limiter import Kind, Refusal, SiteLimiter
 from scheduler.settings import Settings, SettingsError, from_overrides
-from scheduler.site_limits import SiteLimit, SiteLimits
+from scheduler.sites.limiter import Kind, Refusal, SiteLimiter
+from scheduler.sites.limits import SiteLimit, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import ALLOWED_SITES, Api, Database
 from tests.content_site import Request, content_site

@@ -1,6 +1,7 @@
-"""The private parts of yt-dlp (and of http.client) that scheduler/pipeline/ytdlp.py
-overrides or calls, held to the shape it relies on: a yt-dlp release that renames or
-reshapes one fails here, loudly, instead of silently bypassing a guard or a speed-up.
+"""The private parts of yt-dlp (and of http.client) that scheduler/pipeline/ytdlp/
+overrides or calls (overrides.py; options.py for `scheduler doctor`), held to the shape
+it relies on: a yt-dlp release that renames or reshapes one fails here, loudly, instead
+of silently bypassing a guard or a speed-up.
 
 Why each one (no public hook serves):
 - YoutubeDL.build_request_director: the only place to choose the request handlers; the

@@ -9,7 +9,8 @@ from typing import Any
 
 import yt_dlp
 
-from scheduler.pipeline.ytdlp import FeedAwareGenericIE, GuardedYoutubeDL, warm_up
+from scheduler.pipeline.ytdlp import warm_up
+from scheduler.pipeline.ytdlp.overrides import FeedAwareGenericIE, GuardedYoutubeDL
 
 ALLOWED = ("127.0.0.1",)
 

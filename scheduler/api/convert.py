@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from scheduler.cookies import SiteCookies
 from scheduler.db import records
 from scheduler.findings import Finding
-from scheduler.site_limits import DEFAULT_PATTERN, SiteLimits
+from scheduler.sites.cookies import SiteCookies
+from scheduler.sites.limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
 
 STATUSES = {

@@ -20,11 +20,11 @@ from scheduler.api.horahora import HorahoraScheduler
 from scheduler.api.servicer import SchedulerService
 from scheduler.api.watch import VideoChanges
 from scheduler.cleanup import CLEANUP_S
-from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.findings import Finding
 from scheduler.metrics import Metrics
 from scheduler.settings import Settings, variable
+from scheduler.sites.cookies import CookieJars
 from scheduler.startup import cannot_listen
 
 log = logging.getLogger(__name__)

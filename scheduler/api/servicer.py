@@ -11,10 +11,10 @@ from grpclib.server import Stream
 from scheduler.api import convert, validation
 from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
-from scheduler.cookies import CookieJars
 from scheduler.db.store import Store
 from scheduler.findings import Finding
 from scheduler.settings import SitesSettings
+from scheduler.sites.cookies import CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerBase
 

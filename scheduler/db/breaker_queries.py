@@ -1,4 +1,4 @@
-"""Site breakers' statements (scheduler/breaker.py, migrations/0008): which sites are
+"""Site breakers' statements (scheduler/sites/breaker.py, migrations/0008): which sites are
 tripped, the one probe to each, and opening and closing a breaker."""
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ RETURNING id, tag, category, (xmax = 0) AS created;
 
 -- name: claim_category
 -- A syncer takes one subscribed category that is due (or whose syncer died), with a lease;
--- not one of the websites $3 (their listing limit is reached: scheduler/limiter.py).
+-- not one of the websites $3 (their listing limit is reached: scheduler/sites/limiter.py).
 WITH due AS MATERIALIZED (
     SELECT id FROM categories
     WHERE subscriber_count > 0
@@ -304,7 +304,7 @@ WHERE id IN (
 -- flight. A video several categories list goes with the one whose turn is next (the least
 -- pass; on a tie, more subscribers): its delivery is recorded there, and the claim's
 -- trigger moves that category on by a turn.
--- Not the websites $5: their download limit is reached (scheduler/limiter.py).
+-- Not the websites $5: their download limit is reached (scheduler/sites/limiter.py).
 WITH RECURSIVE expired AS MATERIALIZED (
     SELECT id FROM videos
     WHERE status IN ('queued', 'downloading', 'uploading') AND lease_expires_at < now()

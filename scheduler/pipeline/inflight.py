@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import trio
 
 from scheduler.pipeline.phases import Phases
-from scheduler.pipeline.sites import Outcome
+from scheduler.pipeline.site_gate import Outcome
 from scheduler.pipeline.ytdlp import Progress
 from scheduler.redlock import Lock
 from scheduler.work import ClaimedVideo
@@ -32,7 +32,7 @@ class Job:
     # Why `scope` was cancelled: the downloader acts on it (None: not cancelled by us).
     cancel_reason: str | None = None
     cancel_to_failed: bool = False
-    site_outcome: Outcome = None  # what its request told of its site (pipeline/sites.py)
+    site_outcome: Outcome = None  # what its request told of its site (pipeline/site_gate.py)
 
     def cancel(self, reason: str, *, to_failed: bool = False) -> None:
         if self.cancel_reason is None:

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import trio
 
-from scheduler.cookies import CookieJars
 from scheduler.db.trio_store import TrioStore
-from scheduler.limiter import SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.downloader import Downloader, StopTally
@@ -30,12 +28,14 @@ from scheduler.pipeline.inflight import CANCELLED_BY_USER, InFlight, Job
 from scheduler.pipeline.keepers import keep_leases, report_progress
 from scheduler.pipeline.poller import Poller
 from scheduler.pipeline.shared import Shared, request_lease_s
-from scheduler.pipeline.sites import SiteGate
+from scheduler.pipeline.site_gate import SiteGate
 from scheduler.pipeline.syncer import Syncer
 from scheduler.pipeline.tagger import fetch_tags
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
+from scheduler.sites.cookies import CookieJars
+from scheduler.sites.limiter import SiteLimiter
 from scheduler.video_service.base import VideoService
 
 log = logging.getLogger(__name__)
@@ -154,15 +154,7 @@ class Pipeline:
                 for _ in range(settings.sync.workers):
                     await nursery.start(Syncer(shared).run)
                 if settings.approval.required and settings.sync.workers:
-                    await nursery.start(
-                        fetch_tags,
-                        settings,
-                        shared.db,
-                        shared.sites,
-                        shared.cookies,
-                        self._wakeup,
-                        self.owner,
-                    )
+                    await nursery.start(fetch_tags, shared)
                 task_status.started()
 
     async def _run_downloaders(

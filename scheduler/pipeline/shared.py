@@ -10,14 +10,14 @@ from typing import Any
 import trio
 from yt_dlp.utils import DownloadCancelled
 
-from scheduler import breaker
-from scheduler.cookies import CookieJars
 from scheduler.db.trio_store import TrioStore
 from scheduler.metrics import Metrics
 from scheduler.pipeline.failures import retry_delay
-from scheduler.pipeline.sites import SiteGate
+from scheduler.pipeline.site_gate import SiteGate
 from scheduler.pipeline.wakeup import Wakeup
 from scheduler.settings import Settings
+from scheduler.sites import breaker
+from scheduler.sites.cookies import CookieJars
 from scheduler.work import ClaimedCategory, ClaimedVideo
 
 
@@ -36,7 +36,7 @@ class Shared:
         return self.db.owner
 
     def holder(self, work: ClaimedVideo | ClaimedCategory) -> str:
-        """Who holds a site's place for this work (scheduler/limiter.py)."""
+        """Who holds a site's place for this work (scheduler/sites/limiter.py)."""
         kind = "video" if isinstance(work, ClaimedVideo) else "category"
         return f"{self.owner}:{kind}:{work.id}"
 

@@ -18,7 +18,7 @@ from scheduler.db.listing_queries import StoredPages
 from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import sanitize, ytdlp
 from scheduler.pipeline.shared import Backoff, Shared, category_context, in_thread, request_lease_s
-from scheduler.pipeline.sites import Outcome
+from scheduler.pipeline.site_gate import Outcome
 from scheduler.work import ClaimedCategory, ListedVideo
 
 log = logging.getLogger(__name__)

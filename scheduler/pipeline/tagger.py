@@ -17,62 +17,52 @@ import logging
 import trio
 
 from scheduler.cleanup import shielded
-from scheduler.cookies import CookieJars
-from scheduler.db.trio_store import TrioStore
 from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import ytdlp
-from scheduler.pipeline.sites import Outcome, SiteGate
-from scheduler.pipeline.wakeup import Wakeup
-from scheduler.settings import Settings
+from scheduler.pipeline.shared import Backoff, Shared
+from scheduler.pipeline.site_gate import Outcome
 from scheduler.work import UntaggedVideo
 
 log = logging.getLogger(__name__)
 
-# The database is away: look again after this long.
-RECONNECT_S = 2.0
-
 
 async def fetch_tags(
-    settings: Settings,
-    db: TrioStore,
-    sites: SiteGate,
-    cookies: CookieJars,
-    wakeup: Wakeup,
-    owner: str,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    shared: Shared, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
+    db, sites, wakeup = shared.db, shared.sites, shared.wakeup
+    backoff = Backoff()
     task_status.started()
     while True:
         seen = wakeup.generation
         try:
             await sites.refresh()
             video = await db.take_untagged_video(sites.busy_websites())
+            backoff.succeeded()
         except DatabaseUnavailable as error:
-            log.warning("taking a video for its tags failed (%s); pausing %.1fs", error, RECONNECT_S)
-            await trio.sleep(RECONNECT_S)
+            pause = backoff.failed()
+            log.warning("taking a video for its tags failed (%s); pausing %.1fs", error, pause)
+            await trio.sleep(pause)
             continue
         if video is None:
-            await wakeup.wait(seen, sites.poll_wait(settings.schedule.poll_interval_s))
+            await wakeup.wait(seen, sites.poll_wait(shared.settings.schedule.poll_interval_s))
             continue
         if ytdlp.names_a_media_file(video.url):
             continue  # a feed's enclosure: no page to read tags from, and no request for nothing
-        holder = f"{owner}:tags:{video.id}"
+        holder = f"{shared.owner}:tags:{video.id}"
         [wait] = await sites.enter("listings", [(video.website, holder)])
         if wait is not None:  # the site has no room now: another pass takes it
             await shielded(db.give_back_untagged_video, video)
             continue
         outcome: Outcome = None
         try:
-            outcome = await _fetch(settings, db, sites, cookies, video)
+            outcome = await _fetch(shared, video)
         finally:
             await sites.leave("listings", video.website, holder, outcome)
 
 
-async def _fetch(
-    settings: Settings, db: TrioStore, sites: SiteGate, cookies: CookieJars, video: UntaggedVideo
-) -> Outcome:
-    await sites.wait_turn(video.website)
+async def _fetch(shared: Shared, video: UntaggedVideo) -> Outcome:
+    settings = shared.settings
+    await shared.sites.wait_turn(video.website)
     try:
         with trio.fail_after(settings.downloader.timeout_s):
             tags = await trio.to_thread.run_sync(
@@ -80,11 +70,11 @@ async def _fetch(
                 video.url,
                 settings.downloader,
                 settings.sites.allowed,
-                cookies.for_website(video.website),
+                shared.cookies.for_website(video.website),
             )
     except (ytdlp.YtdlpError, trio.TooSlowError) as error:
         log.warning("video %d: its metadata could not be read: %s", video.id, error or "timed out")
         return "answered" if isinstance(error, ytdlp.YtdlpError) else None
-    category = await db.set_fetched_tags(video, list(tags))
+    category = await shared.db.set_fetched_tags(video, list(tags))
     log.info("video %d: %d tags from its metadata: %s", video.id, len(tags), category)
     return "served"

@@ -29,8 +29,8 @@ import trio_asyncio
 from redis.exceptions import RedisError
 
 from scheduler.cleanup import cleanup_scope
-from scheduler.redlock import redis_clients
-from scheduler.site_limits import SiteLimits
+from scheduler.redis_clients import redis_clients
+from scheduler.sites.limits import SiteLimits
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import time
 
 import trio
 
-from scheduler.cookies import CookieJars
 from scheduler.db.trio_store import TrioStore
 from scheduler.errors import DatabaseUnavailable
 from scheduler.metrics import Metrics
+from scheduler.sites.cookies import CookieJars
 
 log = logging.getLogger(__name__)
 

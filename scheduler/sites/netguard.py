@@ -8,7 +8,7 @@ or the host name itself, is listed exactly: a listing is the operator vouching f
 DNS rebinding: a name may answer a public address when the URL is checked and a private
 one when the connection looks it up again. So the connection checks again, at the very
 address it is about to connect to (`check_connection`, in yt-dlp's connections: see
-pipeline/ytdlp.py). Limit: through a proxy (SCHEDULER_DOWNLOADER__PROXY) the proxy
+pipeline/ytdlp/overrides.py). Limit: through a proxy (SCHEDULER_DOWNLOADER__PROXY) the proxy
 resolves the name on its own; only the check's lookup is ours.
 """
 

@@ -2,7 +2,7 @@
 logged-in session (pure).
 
 A throttle opens the site's circuit breaker (migrations/0008,
-scheduler/pipeline/sites.py). A login sign is the video's (or the category's) own
+scheduler/pipeline/site_gate.py). A login sign is the video's (or the category's) own
 failure, counted as an attempt like any other, but its reason says which setting fixes it
 (SCHEDULER_SITES__COOKIES). Throttle signs are read first: YouTube's bot check ("Sign in
 to confirm you're not a bot") asks for a sign-in but is about our rate, not the video.

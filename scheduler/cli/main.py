@@ -17,8 +17,9 @@ from pathlib import Path
 
 import trio_asyncio
 
-from scheduler import __version__, client, logs, startup
-from scheduler.client import ClientError
+from scheduler import __version__, logs, startup
+from scheduler.cli import render, transport
+from scheduler.cli.transport import ClientError
 from scheduler.settings import TARGET_VARIABLE, TOKEN_VARIABLE, Settings, SettingsError, load
 from scheduler.startup import Patience
 from scheduler.v1 import scheduler_pb2 as pb
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--ca", type=Path, help="speak TLS, trusting this CA certificate (PEM)")
         sub.add_argument("--cert", type=Path, help="client certificate for mutual TLS (PEM)")
         sub.add_argument("--key", type=Path, help="the client certificate's key (PEM)")
-        sub.add_argument("--timeout", type=float, default=client.TIMEOUT_S,
+        sub.add_argument("--timeout", type=float, default=transport.TIMEOUT_S,
                          help="seconds to wait for an answer, reaching the service included")  # fmt: skip
         if json:
             sub.add_argument("--json", action="store_true", help="print the response as JSON")
@@ -203,22 +204,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.command == "watch":
-            client.watch(connection, _write, sys.stdout.isatty())
+            transport.watch(connection, _write, sys.stdout.isatty())
             return 0
         if args.command == "health":
-            status = client.health(connection)
+            status = transport.health(connection)
             print(status)
             return 0 if status == "SERVING" else 1
         method, request = _request(args)
-        response = client.call(connection, method, request)  # type: ignore[arg-type]
+        response = transport.call(connection, method, request)  # type: ignore[arg-type]
     except ClientError as error:
         print(f"scheduler: {error}", file=sys.stderr)
         return 1
-    print(client.as_json(response) if args.json else client.describe(response))
+    print(render.as_json(response) if args.json else render.describe(response))
     return 1 if isinstance(response, pb.DiagnoseResponse) and not response.healthy else 0
 
 
-def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> client.Connection:
+def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> transport.Connection:
     """How a client command reaches the service: --target, else $SCHEDULER_TARGET, else the
     service on this host as the settings `serve` reads (--config, SCHEDULER_GRPC__*) have
     it listen (0.0.0.0: this host), with their first token and their certificate (TLS)
@@ -226,10 +227,10 @@ def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> c
     token is not sent to another service. Raises SettingsError."""
     token = args.token or environ.get(TOKEN_VARIABLE, "")
     if target := args.target or environ.get(TARGET_VARIABLE):
-        return client.Connection(target, token, args.ca, args.cert, args.key, args.timeout)
+        return transport.Connection(target, token, args.ca, args.cert, args.key, args.timeout)
     grpc = load(args.config, environ).grpc
-    return client.Connection(
-        client.local_target(grpc.host, grpc.port),
+    return transport.Connection(
+        transport.local_target(grpc.host, grpc.port),
         token or next(iter(grpc.tokens), ""),
         args.ca or grpc.tls_cert,
         args.cert,
@@ -244,7 +245,7 @@ def _doctor(settings: Settings, json: bool) -> int:
     from scheduler.doctor import diagnose_here
 
     response = diagnosis(trio_asyncio.run(diagnose_here, settings))
-    print(client.as_json(response) if json else client.describe(response))
+    print(render.as_json(response) if json else render.describe(response))
     return 0 if response.healthy else 1
 
 

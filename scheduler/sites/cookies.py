@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scheduler.site_limits import matching_pattern
+from scheduler.sites.limits import matching_pattern
 
 # A file must start with this (as browsers' exporters and yt-dlp write it).
 _MAGIC = ("# Netscape HTTP Cookie File", "# HTTP Cookie File")

@@ -1,7 +1,7 @@
 """The pipeline's side of being a good citizen of the sites: before any request to a
 site, its work passes the site's gate.
 
-- limits (scheduler/limiter.py, in Redis): a place among the site's downloads or
+- limits (scheduler/sites/limiter.py, in Redis): a place among the site's downloads or
   listings, and the interval between starts;
 - the site's circuit breaker (migrations/0008, in PostgreSQL): while it is open nobody
   sends the site a request; once the cool-down is over, one request is the probe.
@@ -19,14 +19,14 @@ from typing import Literal
 
 import trio
 
-from scheduler import breaker
 from scheduler.cleanup import Failed, cleanup_scope, shielded
 from scheduler.db.records import TrippedBreaker
 from scheduler.db.trio_store import TrioStore
 from scheduler.errors import DatabaseUnavailable
-from scheduler.limiter import Kind, SiteLimiter
 from scheduler.metrics import Metrics
 from scheduler.pipeline.wakeup import Wakeup
+from scheduler.sites import breaker
+from scheduler.sites.limiter import Kind, SiteLimiter
 from scheduler.work import ClaimedCategory, ClaimedVideo
 
 log = logging.getLogger(__name__)

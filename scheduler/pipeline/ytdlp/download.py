@@ -1,0 +1,137 @@
+"""Downloading one video with yt-dlp: the video with its info JSON and thumbnail into a
+work directory, its progress reported, stopped past the size limit or when cancelled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.cookiejar import Cookie
+from pathlib import Path
+from typing import Any
+
+import yt_dlp
+from yt_dlp.utils import DownloadCancelled
+
+from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix, without_cookies
+from scheduler.pipeline.ytdlp.errors import TooLarge, YtdlpError, check_allowed, failure
+from scheduler.pipeline.ytdlp.options import common_options, stop_if_cancelled
+from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
+from scheduler.settings import DownloaderSettings
+
+log = logging.getLogger(__name__)
+
+VIDEO_STEM = "video"
+THUMBNAIL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+
+
+@dataclass
+class Progress:
+    """Written by the download thread, read by Trio (plain attribute writes)."""
+
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    info: dict[str, Any]
+    video_path: Path
+    info_json_path: Path
+    thumbnail_path: Path | None
+
+
+def download(
+    url: str,
+    workdir: Path,
+    settings: DownloaderSettings,
+    progress: Progress,
+    allowed: tuple[str, ...],
+    cookies: Iterable[Cookie] = (),
+    listed_thumbnail: str = "",
+) -> Downloaded:
+    """Downloads one video with its info JSON and thumbnail into `workdir`, with the
+    site's logged-in session (`cookies`); the info holds no cookie (the info JSON yt-dlp
+    wrote does: it is cleaned on its way out, sanitize.delivered_info_json).
+    When yt-dlp wrote no thumbnail, the info's or else the listing's (`listed_thumbnail`)
+    is fetched. Raises RefusedUrl when its URL, or a request of the download, is refused."""
+    check_allowed(url, allowed)
+
+    def hook(status: dict[str, Any]) -> None:
+        stop_if_cancelled()
+        done = int(status.get("downloaded_bytes") or 0)
+        total = int(status.get("total_bytes") or status.get("total_bytes_estimate") or 0)
+        progress.bytes_done, progress.bytes_total = done, total
+        limit = settings.max_filesize
+        if limit and max(done, total) > limit:
+            raise TooLarge(f"larger than the {limit}-byte limit")
+
+    options = common_options(settings) | {
+        "outtmpl": str(workdir / f"{VIDEO_STEM}.%(ext)s"),
+        "writeinfojson": True,
+        "writethumbnail": True,
+        "progress_hooks": [hook],
+        # yt-dlp formats a progress line for every block it reads, printed or not (about a
+        # quarter of its CPU time on a fast download); it prints none for us. `hook` still
+        # sees every block.
+        "progress_delta": 3600.0,
+        "retries": 0,
+        "fragment_retries": 0,
+        "format": settings.format,
+        # Separate streams merged by ffmpeg: into MP4 when their codecs allow it, else MKV.
+        "merge_output_format": "mp4/mkv",
+    }
+    # No max_filesize option: yt-dlp then skips the file and says so only in its log.
+    # The hook refuses it instead, at the first progress report (Content-Length known).
+    if settings.format_sort:
+        options["format_sort"] = list(settings.format_sort)
+    try:
+        with GuardedYoutubeDL(options, allowed, cookies) as ydl:
+            info = ydl.extract_info(url, download=True)
+            info = without_cookies(ydl.sanitize_info(info))
+            if _thumbnail_file(workdir) is None:
+                _fetch_thumbnail(ydl, workdir, [str(info.get("thumbnail") or ""), listed_thumbnail])
+    except DownloadCancelled:
+        raise
+    except TooLarge:
+        raise
+    except yt_dlp.utils.DownloadError as error:
+        cause = error.exc_info[1] if error.exc_info else None
+        if isinstance(cause, TooLarge | DownloadCancelled):
+            raise cause from None
+        raise failure(error) from None
+    except Exception as error:
+        raise failure(error) from None
+    return _collect(workdir, info)
+
+
+def _collect(workdir: Path, info: dict[str, Any]) -> Downloaded:
+    requested = info.get("requested_downloads") or []
+    path = Path(requested[0]["filepath"]) if requested and requested[0].get("filepath") else None
+    if path is None or not path.is_file():
+        raise YtdlpError("yt-dlp finished without a video file")
+    return Downloaded(info, path, workdir / f"{VIDEO_STEM}.info.json", _thumbnail_file(workdir))
+
+
+def _thumbnail_file(workdir: Path) -> Path | None:
+    return next(
+        (p for p in workdir.iterdir() if p.stem == VIDEO_STEM and p.suffix in THUMBNAIL_SUFFIXES), None
+    )
+
+
+def _fetch_thumbnail(ydl: GuardedYoutubeDL, workdir: Path, urls: list[str]) -> None:
+    """The first of `urls` that gives an image of at most MAX_THUMBNAIL bytes, written as
+    video.<ext>. Through yt-dlp's checked requests (the allow-list, the site's cookies);
+    a thumbnail is optional, so a failure only moves on to the next URL."""
+    for url in dict.fromkeys(u for u in urls if u):
+        try:
+            with ydl.urlopen(url) as response:
+                data = response.read(MAX_THUMBNAIL + 1)
+        except DownloadCancelled:
+            raise
+        except Exception as error:
+            log.debug("thumbnail %s: %s", url, error)
+            continue
+        if len(data) <= MAX_THUMBNAIL and (suffix := image_suffix(data[:12])) is not None:
+            (workdir / f"{VIDEO_STEM}{suffix}").write_bytes(data)
+            return
