@@ -16,7 +16,7 @@ import trio
 from scheduler.cleanup import shielded
 from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline.inflight import InFlight, Job
-from scheduler.pipeline.shared import Backoff, Shared, video_context
+from scheduler.pipeline.shared import Backoff, Shared, pause_after, video_context
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ class Poller:
                     backoff.succeeded()
                 except DatabaseUnavailable as error:
                     claimed = []
-                    pause = backoff.failed()
-                    log.warning("claiming videos failed (%s); pausing %.1fs", error, pause)
-                    await trio.sleep(pause)
+                    await pause_after(backoff, "claiming videos", error)
                 for _ in range(wanted - len(claimed)):
                     self._slots.release()
                 waits = await self._sites.enter(

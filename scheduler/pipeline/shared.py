@@ -3,6 +3,7 @@ wake-ups, the metrics and the cookies; and the small helpers they all use."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from scheduler.settings import Settings
 from scheduler.sites import breaker
 from scheduler.sites.cookies import CookieJars
 from scheduler.work import ClaimedCategory, ClaimedVideo
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,13 @@ class Backoff:
 
     def succeeded(self) -> None:
         self.failures = 0
+
+
+async def pause_after(backoff: Backoff, doing: str, error: Exception) -> None:
+    """A claim failed (the database is away): says so, and sleeps the backoff's next pause."""
+    pause = backoff.failed()
+    log.warning("%s failed (%s); pausing %.1fs", doing, error, pause)
+    await trio.sleep(pause)
 
 
 async def in_thread(function: Callable[..., Any], *args: Any) -> Any:

@@ -17,7 +17,14 @@ from scheduler.cleanup import shielded
 from scheduler.db.listing_queries import StoredPages
 from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import sanitize, ytdlp
-from scheduler.pipeline.shared import Backoff, Shared, category_context, in_thread, request_lease_s
+from scheduler.pipeline.shared import (
+    Backoff,
+    Shared,
+    category_context,
+    in_thread,
+    pause_after,
+    request_lease_s,
+)
 from scheduler.pipeline.site_gate import Outcome
 from scheduler.work import ClaimedCategory, ListedVideo
 
@@ -41,9 +48,7 @@ class Syncer:
                 category = await self._db.claim_category(self._request_lease_s, self._sites.busy_websites())
                 backoff.succeeded()
             except DatabaseUnavailable as error:
-                pause = backoff.failed()
-                log.warning("claiming a category failed (%s); pausing %.1fs", error, pause)
-                await trio.sleep(pause)
+                await pause_after(backoff, "claiming a category", error)
                 continue
             if category is None:
                 await self._wakeup.wait(seen, self._sites.poll_wait(self._settings.schedule.poll_interval_s))

@@ -19,7 +19,7 @@ import trio
 from scheduler.cleanup import shielded
 from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import ytdlp
-from scheduler.pipeline.shared import Backoff, Shared
+from scheduler.pipeline.shared import Backoff, Shared, pause_after
 from scheduler.pipeline.site_gate import Outcome
 from scheduler.work import UntaggedVideo
 
@@ -39,9 +39,7 @@ async def fetch_tags(
             video = await db.take_untagged_video(sites.busy_websites())
             backoff.succeeded()
         except DatabaseUnavailable as error:
-            pause = backoff.failed()
-            log.warning("taking a video for its tags failed (%s); pausing %.1fs", error, pause)
-            await trio.sleep(pause)
+            await pause_after(backoff, "taking a video for its tags", error)
             continue
         if video is None:
             await wakeup.wait(seen, sites.poll_wait(shared.settings.schedule.poll_interval_s))
