@@ -1,7 +1,7 @@
 """Every Redis client the service makes, made here: one per server URL, made and closed
 in the trio-asyncio loop (redis.asyncio is asyncio code), with the timeouts each use
 wants. Redlock (redlock.py) and the site limits (sites/limiter.py) share one set; the
-start's probes (probes.py) make one for a PING."""
+start's probes (serve/probes.py) make one for a PING."""
 
 from __future__ import annotations
 

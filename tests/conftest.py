@@ -27,7 +27,7 @@ from grpclib.client import Channel
 
 from scheduler import embedded
 from scheduler.db.migrate import migrate
-from scheduler.service import run
+from scheduler.serve.service import run
 from scheduler.settings import Settings, defaults, from_overrides
 from scheduler.v1.scheduler_grpc import SchedulerStub
 from tests.content_site import site  # noqa: F401 (the content site fixture, for every test module)

@@ -22,7 +22,7 @@ from grpclib.health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 
 from scheduler.api.security import token_valid
 from scheduler.logs import quiet_protocol_loggers
-from scheduler.service import Running, run
+from scheduler.serve.service import Running, run
 from scheduler.settings import Settings, SettingsError, load
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub

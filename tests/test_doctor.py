@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from scheduler.doctor import RELEASE_AGE_WARNING_DAYS, ytdlp_finding
 from scheduler.programs import release_age_days, release_date
+from scheduler.serve.doctor import RELEASE_AGE_WARNING_DAYS, ytdlp_finding
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.support import clean_environment, free_port, scheduler_command, scrape

@@ -17,8 +17,8 @@ import trio_asyncio
 from scheduler import __version__
 from scheduler.db.records import Registration
 from scheduler.db.store import Store
-from scheduler.instances import keep_registered
-from scheduler.service import run
+from scheduler.serve.instances import keep_registered
+from scheduler.serve.service import run
 from scheduler.settings import Settings
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Api, Database

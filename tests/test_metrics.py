@@ -8,7 +8,7 @@ import pytest
 import trio
 from grpclib.client import Channel
 
-from scheduler.service import Running, run
+from scheduler.serve.service import Running, run
 from scheduler.settings import SettingsError, from_overrides
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub

@@ -14,7 +14,7 @@ import trio
 import trio_asyncio
 from grpclib.client import Channel
 
-from scheduler.service import Running, run
+from scheduler.serve.service import Running, run
 from scheduler.settings import Settings
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerStub

@@ -18,9 +18,10 @@ import pytest
 import trio
 import trio.testing
 
-from scheduler import probes, startup
+from scheduler import startup
 from scheduler.db import probe
 from scheduler.errors import ServerRefused, ServerUnavailable, network_problem
+from scheduler.serve import probes
 from scheduler.startup import Patience, Server, StartupFailure
 from tests.conftest import Database
 from tests.fake_video_service import running_fake_http

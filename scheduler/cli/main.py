@@ -242,7 +242,7 @@ def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> t
 def _doctor(settings: Settings, json: bool) -> int:
     """`scheduler doctor` of this machine; exit code 1 when anything is wrong."""
     from scheduler.api.convert import diagnosis
-    from scheduler.doctor import diagnose_here
+    from scheduler.serve.doctor import diagnose_here
 
     response = diagnosis(trio_asyncio.run(diagnose_here, settings))
     print(render.as_json(response) if json else render.describe(response))
@@ -259,13 +259,13 @@ def _migrating(settings: Settings, enabled: bool) -> Settings:
 
 
 def _serve(settings: Settings) -> int:
-    from scheduler.service import serve_until_signalled
+    from scheduler.serve.service import serve_until_signalled
 
     return _run_trio(serve_until_signalled, settings, "start")
 
 
 def _migrate(settings: Settings) -> int:
-    from scheduler.service import open_database
+    from scheduler.serve.service import open_database
 
     async def migrate_only(settings: Settings) -> None:
         try:

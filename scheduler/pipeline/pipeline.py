@@ -77,7 +77,7 @@ class Pipeline:
         cookies: CookieJars,
     ) -> None:
         self.settings = settings
-        self.owner = db.owner  # this instance's id (scheduler/instances.py)
+        self.owner = db.owner  # this instance's id (scheduler/serve/instances.py)
         self._dsn = dsn
         self._redlock = redlock
         self.inflight = InFlight()

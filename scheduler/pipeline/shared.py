@@ -35,7 +35,7 @@ class Shared:
 
     @property
     def owner(self) -> str:
-        """This instance's id (scheduler/instances.py): the owner of its leases."""
+        """This instance's id (scheduler/serve/instances.py): the owner of its leases."""
         return self.db.owner
 
     def holder(self, work: ClaimedVideo | ClaimedCategory) -> str:

@@ -23,8 +23,8 @@ import yt_dlp.version
 from scheduler.db.probe import probe as probe_database
 from scheduler.findings import Finding
 from scheduler.pipeline import ytdlp
-from scheduler.probes import probe_redis
 from scheduler.programs import release_age_days
+from scheduler.serve.probes import probe_redis
 from scheduler.settings import Settings, redact
 from scheduler.sites.cookies import CookieJars, day
 from scheduler.video_service.base import VideoService, VideoServiceError

@@ -24,21 +24,22 @@ import trio
 import trio_asyncio
 from grpclib.health.check import ServiceStatus
 
-from scheduler import doctor, embedded, logs, probes, startup
+from scheduler import embedded, logs, startup
 from scheduler.api.security import tls_context
 from scheduler.api.server import serve_api
 from scheduler.cleanup import CLEANUP_S, cleanup_scope
 from scheduler.db import probe
 from scheduler.db.migrate import MigrationError, migrate
 from scheduler.db.store import Store
-from scheduler.doctor import Servers
 from scheduler.errors import ServerRefused
 from scheduler.findings import Finding
-from scheduler.instances import instance_id, keep_registered, registration
 from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.redlock import Redlock
+from scheduler.serve import doctor, probes
+from scheduler.serve.doctor import Servers
+from scheduler.serve.instances import instance_id, keep_registered, registration
 from scheduler.settings import Settings, VideoServiceSettings, open_to_anyone, variable
 from scheduler.sites.cookie_keeper import keep_cookies
 from scheduler.sites.cookies import CookieJars
