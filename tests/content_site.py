@@ -22,7 +22,8 @@ changed at any time and apply to the next request:
 - videos: "ok"; "404", "500", "429" (with Retry-After: 1); "truncated" (the full
   Content-Length is declared but nothing past the video's middle is ever sent, then the
   connection closes, so resuming cannot finish it either); "trickle" (1 KiB every 0.2 s
-  until the body is done, the client goes away or the site stops).
+  until the body is done, the client goes away or the site stops); "stall" (the headers,
+  then nothing until the site stops: a client blocks in its read).
 - `set_rate(bytes_per_s)` caps every "ok" video response at that rate on average, each
   response on its own (a site that throttles each connection, so more connections get
   more in all): the body goes out in pieces of 1/RATE_STEPS s, each when the response's
@@ -59,11 +60,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
-VideoMode = Literal["ok", "404", "500", "429", "truncated", "trickle"]
+VideoMode = Literal["ok", "404", "500", "429", "truncated", "trickle", "stall"]
 FeedMode = Literal["ok", "500", "garbage", "empty"]
 Thumbnails = Literal["none", "media", "itunes", "both"]
 
-VIDEO_MODES = frozenset(("ok", "404", "500", "429", "truncated", "trickle"))
+VIDEO_MODES = frozenset(("ok", "404", "500", "429", "truncated", "trickle", "stall"))
 FEED_MODES = frozenset(("ok", "500", "garbage", "empty"))
 
 BLOCK = 64 * 1024
@@ -534,6 +535,10 @@ class _Handler(BaseHTTPRequestHandler):
             # Nothing past the video's middle is ever sent, so resuming cannot finish it.
             for piece in content(video_id, start, max(start, min(end, size // 2))):
                 self._write(piece)
+            self.close_connection = True
+        elif mode == "stall":
+            self.wfile.flush()
+            self.server.stopping.wait()
             self.close_connection = True
         elif mode == "trickle":
             position = start

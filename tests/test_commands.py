@@ -25,6 +25,7 @@ from tests.support import (
     scheduler_process,
     wait_until_listening,
 )
+from tests.test_pipeline import wait_for
 
 
 def service_environment(database_url: str, redis_url: str, port: int, data_dir: Path) -> dict[str, str]:
@@ -68,6 +69,9 @@ async def test_serve_answers_the_client_commands_and_stops_cleanly(
         health = await cli("health", "--target", target)
         await db.add_video(1, "broken", status="failed")
         retried = await cli("retry", "--failed", "--website", "127.0.0.1", "--target", target)
+        # The service tries it again at once (its URL leads nowhere): the stats below are
+        # read once that attempt is over, not while it runs.
+        await wait_for(db, "SELECT (status::text, attempts) FROM videos", ("pending", 1))
         stats = await cli("stats", "--target", target)
         sites = await cli("sites", "--target", target)
         reset = await cli("sites", "reset", "www.nicovideo.jp", "--target", target)

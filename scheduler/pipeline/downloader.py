@@ -18,7 +18,8 @@ from scheduler.cleanup import Failed, shielded
 from scheduler.pipeline import failures, sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import info_tags, video_metadata
-from scheduler.pipeline.shared import Shared, in_thread, video_context
+from scheduler.pipeline.shared import Shared, video_context
+from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
 from scheduler.video_service.base import DownloadedVideo, VideoService, VideoServiceError
 from scheduler.work import ClaimedVideo
@@ -45,6 +46,7 @@ class Downloader:
         shared: Shared,
         redlock: Redlock,
         video_service: VideoService,
+        ytdlp_workers: WorkerPool,
         slots: trio.Semaphore,
         inflight: InFlight,
         work_root: Path,
@@ -53,7 +55,7 @@ class Downloader:
         self._shared = shared
         self._settings, self._db, self._sites = shared.settings, shared.db, shared.sites
         self._wakeup, self._metrics, self._cookies = shared.wakeup, shared.metrics, shared.cookies
-        self._redlock, self._video_service = redlock, video_service
+        self._redlock, self._video_service, self._ytdlp = redlock, video_service, ytdlp_workers
         self._slots, self._inflight = slots, inflight
         self._work_root, self._stop = work_root, stop
 
@@ -118,25 +120,9 @@ class Downloader:
             exists = await self._video_service.exists(video.website, video.foreign_id)
         if exists:
             return await self._finish(job, "existing", "already in the Video Service", "existing")
-        with phases.timing("turn"):
-            await self._sites.wait_turn(video.website)  # the site's interval between starts
-        job.status = "downloading"
-        with phases.timing("progress"):
-            await self._db.set_progress(video.id, job.status, 0, 0)
         workdir = self._work_root / str(video.id)
         try:
-            await trio.to_thread.run_sync(_fresh_directory, workdir)
-            with trio.fail_after(self._settings.downloader.timeout_s), phases.timing("download"):
-                downloaded = await in_thread(
-                    ytdlp.download,
-                    video.url,
-                    workdir,
-                    self._settings.downloader,
-                    job.progress,
-                    self._settings.sites.allowed,
-                    self._cookies.for_website(video.website),
-                    video.listed.get("thumbnail", ""),
-                )
+            downloaded = await self._download(job, workdir)
             job.site_outcome = "served"
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size
@@ -158,6 +144,29 @@ class Downloader:
         finally:
             with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
                 await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
+
+    async def _download(self, job: Job, workdir: Path) -> ytdlp.Downloaded:
+        """The video into `workdir`, by a yt-dlp worker taken before the site's turn, so
+        that the request goes out when the turn comes. A cancel or the timeout kills the
+        worker wherever yt-dlp is."""
+        video, phases = job.video, job.phases
+        async with self._ytdlp.worker() as ytdlp_worker:
+            with phases.timing("turn"):
+                await self._sites.wait_turn(video.website)  # the site's interval between starts
+            job.status = "downloading"
+            with phases.timing("progress"):
+                await self._db.set_progress(video.id, job.status, 0, 0)
+            await trio.to_thread.run_sync(_fresh_directory, workdir)
+            with trio.fail_after(self._settings.downloader.timeout_s), phases.timing("download"):
+                return await ytdlp_worker.download(
+                    video.url,
+                    workdir,
+                    self._settings.downloader,
+                    job.progress,
+                    self._settings.sites.allowed,
+                    self._cookies.for_website(video.website),
+                    video.listed.get("thumbnail", ""),
+                )
 
     async def _finish(self, job: Job, service_id: str, message: str, outcome: str) -> str | None:
         with job.phases.timing("record"):

@@ -32,6 +32,7 @@ from scheduler.pipeline.site_gate import SiteGate
 from scheduler.pipeline.syncer import Syncer
 from scheduler.pipeline.tagger import fetch_tags
 from scheduler.pipeline.wakeup import CANCEL_CHANNEL, WORK_CHANNEL, Wakeup, listen
+from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
 from scheduler.settings import Settings
 from scheduler.sites.cookies import CookieJars
@@ -73,6 +74,7 @@ class Pipeline:
         redlock: Redlock,
         limiter: SiteLimiter,
         video_service: VideoService,
+        ytdlp_workers: WorkerPool,
         metrics: Metrics,
         cookies: CookieJars,
     ) -> None:
@@ -98,7 +100,14 @@ class Pipeline:
         self._work_root = settings.data_dir / "work" / self.owner
         self._stop = StopTally()
         self._downloader = Downloader(
-            self._shared, redlock, video_service, self._slots, self.inflight, self._work_root, self._stop
+            self._shared,
+            redlock,
+            video_service,
+            ytdlp_workers,
+            self._slots,
+            self.inflight,
+            self._work_root,
+            self._stop,
         )
 
     def drain(self, grace_s: float) -> None:

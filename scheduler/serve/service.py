@@ -36,6 +36,7 @@ from scheduler.findings import Finding
 from scheduler.metrics import Metrics, serve_metrics
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
+from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
 from scheduler.serve import doctor, probes
 from scheduler.serve.doctor import Servers
@@ -82,6 +83,7 @@ async def run(
             open_store(dsn, settings) as store,
             Redlock.open(redis_urls, settings.lock.ttl_s) as redlock,
             SiteLimiter.open(redis_urls, settings.sites.limits, settings.lock.ttl_s) as limiter,
+            WorkerPool.open(settings.downloader) as ytdlp_workers,
             open_video_service(settings.video_service) as video_service,
             trio.open_nursery() as nursery,
         ):
@@ -128,7 +130,9 @@ async def run(
             if metrics_port:
                 log.info("serving metrics on http://%s:%d/metrics", settings.grpc.host, metrics_port)
             nursery.start_soon(_warn_of_problems, diagnose)
-            pipeline = Pipeline(settings, db, dsn, redlock, limiter, video_service, metrics, jars)
+            pipeline = Pipeline(
+                settings, db, dsn, redlock, limiter, video_service, ytdlp_workers, metrics, jars
+            )
             await nursery.start(_run_then_cancel, pipeline, nursery.cancel_scope)
 
             def stop() -> None:

@@ -166,6 +166,8 @@ def parse(raw: Mapping[str, Any]) -> Settings:
             socket_timeout_s=section.number(("downloader", "socket_timeout_s"), 0.001),
             retry_base_s=section.number(("downloader", "retry_base_s"), 0.0),
             retry_max_s=section.number(("downloader", "retry_max_s"), 0.0),
+            worker_max_jobs=section.integer(("downloader", "worker_max_jobs"), 1, 1_000_000),
+            worker_max_rss_mb=section.integer(("downloader", "worker_max_rss_mb"), 0, 1_000_000),
         ),
         video_service=section.video_service(data_dir),
         lock=LockSettings(ttl_s=section.number(("lock", "ttl_s"), 1.0)),

@@ -97,6 +97,8 @@ class DownloaderSettings:
     socket_timeout_s: float
     retry_base_s: float
     retry_max_s: float
+    worker_max_jobs: int  # a yt-dlp worker process is replaced after this many jobs
+    worker_max_rss_mb: int  # ... or once its memory is over this, between jobs; 0: no limit
 
 
 @dataclass(frozen=True)

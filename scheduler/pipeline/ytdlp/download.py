@@ -27,10 +27,14 @@ THUMBNAIL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 
 @dataclass
 class Progress:
-    """Written by the download thread, read by Trio (plain attribute writes)."""
+    """Written by the download (in its worker, whose answers the pool reads into the
+    service's copy), read by the keepers (plain attribute writes)."""
 
     bytes_done: int = 0
     bytes_total: int = 0
+
+    def update(self, bytes_done: int, bytes_total: int) -> None:
+        self.bytes_done, self.bytes_total = bytes_done, bytes_total
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def download(
         stop_if_cancelled()
         done = int(status.get("downloaded_bytes") or 0)
         total = int(status.get("total_bytes") or status.get("total_bytes_estimate") or 0)
-        progress.bytes_done, progress.bytes_total = done, total
+        progress.update(done, total)
         limit = settings.max_filesize
         if limit and max(done, total) > limit:
             raise TooLarge(f"larger than the {limit}-byte limit")
