@@ -13,6 +13,7 @@ import psutil
 import pytest
 import trio
 
+from scheduler.pipeline import ytdlp
 from scheduler.pipeline.ytdlp import Progress
 from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.pipeline.ytdlp.worker import (
@@ -150,3 +151,30 @@ async def test_a_workers_log_lines_reach_the_services_log(
             await worker.download(site.video("logged").url, tmp_path, settings, Progress(), ALLOWED)
     forwarded = [r for r in caplog.records if r.name.startswith("scheduler.pipeline.ytdlp.")]
     assert any(r.getMessage().startswith("yt-dlp: ") for r in forwarded)
+
+
+async def test_a_listing_in_a_worker_hands_its_pages_over_as_it_reads(
+    tmp_path: Path, site: ContentSite
+) -> None:
+    settings = from_overrides({}).downloader
+    names = [f"v{n}" for n in range(5)]
+    for name in names:
+        site.add_video(name)
+    feed = site.feed("feed", names)
+    pages: list[list[str]] = []
+
+    async def on_page(page: ytdlp.Listing) -> None:
+        pages.append([v.foreign_id for v in page.videos])
+
+    async with WorkerPool.open(settings) as pool, pool.worker() as worker:
+        rest = await worker.list_category(
+            feed, "127.0.0.1", settings, ALLOWED, on_page=on_page, page_entries=2
+        )
+        tags = await worker.video_tags(site.video("v0").url, settings, ALLOWED)
+
+    # Read newest first, as the feed lists them: the first page is the 2 newest, then a
+    # page of 4 would follow; what is left after the last full page is the answer. Each
+    # comes oldest first.
+    assert pages == [["v3", "v4"]]
+    assert [v.foreign_id for v in rest.videos] == ["v0", "v1", "v2"]
+    assert tags == ()  # a media file has no page with tags

@@ -19,7 +19,6 @@ from scheduler.pipeline import failures, sanitize, ytdlp
 from scheduler.pipeline.inflight import InFlight, Job
 from scheduler.pipeline.metadata import info_tags, video_metadata
 from scheduler.pipeline.shared import Shared, video_context
-from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
 from scheduler.video_service.base import DownloadedVideo, VideoService, VideoServiceError
 from scheduler.work import ClaimedVideo
@@ -46,7 +45,6 @@ class Downloader:
         shared: Shared,
         redlock: Redlock,
         video_service: VideoService,
-        ytdlp_workers: WorkerPool,
         slots: trio.Semaphore,
         inflight: InFlight,
         work_root: Path,
@@ -55,7 +53,7 @@ class Downloader:
         self._shared = shared
         self._settings, self._db, self._sites = shared.settings, shared.db, shared.sites
         self._wakeup, self._metrics, self._cookies = shared.wakeup, shared.metrics, shared.cookies
-        self._redlock, self._video_service, self._ytdlp = redlock, video_service, ytdlp_workers
+        self._redlock, self._video_service, self._ytdlp = redlock, video_service, shared.ytdlp
         self._slots, self._inflight = slots, inflight
         self._work_root, self._stop = work_root, stop
 

@@ -22,7 +22,6 @@ import trio
 
 from scheduler.db.trio_store import TrioStore
 from scheduler.metrics import Metrics
-from scheduler.pipeline import ytdlp
 from scheduler.pipeline.downloader import Downloader, StopTally
 from scheduler.pipeline.inflight import CANCELLED_BY_USER, InFlight, Job
 from scheduler.pipeline.keepers import keep_leases, report_progress
@@ -93,7 +92,7 @@ class Pipeline:
             breaker_min_s=settings.sites.breaker_min_s,
             breaker_max_s=settings.sites.breaker_max_s,
         )
-        self._shared = Shared(settings, db, sites, self._wakeup, metrics, cookies)
+        self._shared = Shared(settings, db, sites, self._wakeup, metrics, cookies, ytdlp_workers)
         self._slots = trio.Semaphore(settings.downloader.workers)
         self._claimers = trio.CancelScope()
         self._downloaders = trio.CancelScope()
@@ -103,7 +102,6 @@ class Pipeline:
             self._shared,
             redlock,
             video_service,
-            ytdlp_workers,
             self._slots,
             self.inflight,
             self._work_root,
@@ -175,8 +173,6 @@ class Pipeline:
                 lease_s, lock_ttl_s = settings.schedule.lease_s, settings.lock.ttl_s
                 await keepers.start(keep_leases, db, self._redlock, self.inflight, lease_s, lock_ttl_s)
                 await keepers.start(report_progress, db, self.inflight)
-                if settings.downloader.workers:
-                    keepers.start_soon(trio.to_thread.run_sync, ytdlp.warm_up)
                 async with trio.open_nursery() as workers:
                     for _ in range(settings.downloader.workers):
                         await workers.start(self._downloader.run, receive.clone())

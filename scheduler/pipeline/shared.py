@@ -4,18 +4,16 @@ wake-ups, the metrics and the cookies; and the small helpers they all use."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import trio
-from yt_dlp.utils import DownloadCancelled
 
 from scheduler.db.trio_store import TrioStore
 from scheduler.metrics import Metrics
 from scheduler.pipeline.failures import retry_delay
 from scheduler.pipeline.site_gate import SiteGate
 from scheduler.pipeline.wakeup import Wakeup
+from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.settings import Settings
 from scheduler.sites import breaker
 from scheduler.sites.cookies import CookieJars
@@ -32,6 +30,7 @@ class Shared:
     wakeup: Wakeup
     metrics: Metrics
     cookies: CookieJars
+    ytdlp: WorkerPool  # yt-dlp's listings, metadata fetches and downloads, in worker processes
 
     @property
     def owner(self) -> str:
@@ -89,13 +88,3 @@ async def pause_after(backoff: Backoff, doing: str, error: Exception) -> None:
     pause = backoff.failed()
     log.warning("%s failed (%s); pausing %.1fs", doing, error, pause)
     await trio.sleep(pause)
-
-
-async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
-    """Runs yt-dlp in a worker thread and waits for it even when cancelled (it stops
-    itself: see ytdlp.stop_if_cancelled); then the cancellation takes effect here."""
-    try:
-        return await trio.to_thread.run_sync(function, *args)
-    except DownloadCancelled:
-        await trio.lowlevel.checkpoint()  # raises the Cancelled that stopped the thread
-        raise

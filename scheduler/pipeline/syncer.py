@@ -21,11 +21,11 @@ from scheduler.pipeline.shared import (
     Backoff,
     Shared,
     category_context,
-    in_thread,
     pause_after,
     request_lease_s,
 )
 from scheduler.pipeline.site_gate import Outcome
+from scheduler.pipeline.ytdlp.pool import Worker, WorkerDied
 from scheduler.work import ClaimedCategory, ListedVideo
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,14 @@ class Syncer:
                 continue
             outcome: Outcome = None
             try:
-                await self._sites.wait_turn(category.website)
-                outcome = await self._sync(category)
+                # A worker ready before the turn: the request goes out when the turn comes.
+                async with self._shared.ytdlp.worker() as ytdlp_worker:
+                    await self._sites.wait_turn(category.website)
+                    outcome = await self._sync(category, ytdlp_worker)
             finally:
                 await self._sites.leave("listings", category.website, holder, outcome)
 
-    async def _sync(self, category: ClaimedCategory) -> Outcome:
+    async def _sync(self, category: ClaimedCategory, ytdlp_worker: Worker) -> Outcome:
         """Lists the category and stores what it found; returns what the site did."""
         sync = self._settings.sync
         full = category.sync_count % sync.full_every == 0
@@ -81,13 +83,12 @@ class Syncer:
             known = None if full else await self._db.newest_in_category(category.id, max(first, 100))
             with trio.fail_after(timeout_s) as scope:
 
-                def store_page(page: ytdlp.Listing) -> None:  # in the listing's thread
-                    trio.from_thread.run(self._store_page, category, page, stored, scope)
+                async def store_page(page: ytdlp.Listing) -> None:
+                    await self._store_page(category, page, stored, scope)
 
                 # A first listing is stored page by page, so that its downloads start at once.
                 paged = category.sync_count == 0 and sync.page_entries > 0
-                listing = await in_thread(
-                    ytdlp.list_category,
+                listing = await ytdlp_worker.list_category(
                     category.url,
                     category.website,
                     self._settings.downloader,
@@ -109,7 +110,7 @@ class Syncer:
             )
         except _CategoryTakenOver:
             outcome = None
-        except (ytdlp.YtdlpError, trio.TooSlowError) as error:
+        except (ytdlp.YtdlpError, WorkerDied, trio.TooSlowError) as error:
             reason = str(error) or "timed out"
             if isinstance(error, ytdlp.YtdlpError) and (
                 throttle := await self._sites.throttle_reason(category.website, reason)
@@ -150,7 +151,7 @@ class Syncer:
     async def _store_page(
         self, category: ClaimedCategory, page: ytdlp.Listing, stored: StoredPages, scope: trio.CancelScope
     ) -> None:
-        """One page of a first listing, stored while yt-dlp reads on (called from its thread);
+        """One page of a first listing, stored while yt-dlp waits in its worker to read on;
         the listing's timeout then counts from now: it is stopped when it stalls, not when a
         category is long."""
         videos, refused = _cleaned(category, page)

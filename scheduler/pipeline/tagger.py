@@ -21,6 +21,7 @@ from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.shared import Backoff, Shared, pause_after
 from scheduler.pipeline.site_gate import Outcome
+from scheduler.pipeline.ytdlp.pool import WorkerDied
 from scheduler.work import UntaggedVideo
 
 log = logging.getLogger(__name__)
@@ -60,17 +61,18 @@ async def fetch_tags(
 
 async def _fetch(shared: Shared, video: UntaggedVideo) -> Outcome:
     settings = shared.settings
-    await shared.sites.wait_turn(video.website)
     try:
-        with trio.fail_after(settings.downloader.timeout_s):
-            tags = await trio.to_thread.run_sync(
-                ytdlp.video_tags,
-                video.url,
-                settings.downloader,
-                settings.sites.allowed,
-                shared.cookies.for_website(video.website),
-            )
-    except (ytdlp.YtdlpError, trio.TooSlowError) as error:
+        # A worker ready before the turn: the request goes out when the turn comes.
+        async with shared.ytdlp.worker() as ytdlp_worker:
+            await shared.sites.wait_turn(video.website)
+            with trio.fail_after(settings.downloader.timeout_s):
+                tags = await ytdlp_worker.video_tags(
+                    video.url,
+                    settings.downloader,
+                    settings.sites.allowed,
+                    shared.cookies.for_website(video.website),
+                )
+    except (ytdlp.YtdlpError, WorkerDied, trio.TooSlowError) as error:
         log.warning("video %d: its metadata could not be read: %s", video.id, error or "timed out")
         return "answered" if isinstance(error, ytdlp.YtdlpError) else None
     category = await shared.db.set_fetched_tags(video, list(tags))

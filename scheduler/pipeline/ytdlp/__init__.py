@@ -1,10 +1,9 @@
-"""yt-dlp as a library, for worker threads: list a category, download one video.
+"""yt-dlp as a library, run in worker processes: list a category, read a video's tags,
+download one video.
 
-Everything here blocks; callers run it with `trio.to_thread.run_sync` (never
-abandoning the thread). A YoutubeDL instance is not thread-safe, so each call makes
-its own. The progress hook (downloads) and the logger (listings) ask Trio whether the
-calling task was cancelled and stop yt-dlp if so: a cancelled Trio scope (a timeout,
-CancelDownload, a shutdown) really stops the thread's work.
+Everything here blocks, and runs in a yt-dlp worker process (worker.py), one job at a
+time; the service reaches it through the pool (pool.py), which stops a job by killing
+its worker. A YoutubeDL instance is made per call.
 
 Every URL fetched passes `netguard.check_url` (against SSRF): the listing's entries, the
 video's URL, and every request yt-dlp then sends, each redirect included (see
@@ -13,7 +12,8 @@ video's URL, and every request yt-dlp then sends, each redirect included (see
 
 The package: errors.py (what its failures mean), overrides.py (every reach into yt-dlp's
 private parts), options.py (the shared options and one-time set-up), listing.py and
-download.py. What the rest of the service uses is handed on here.
+download.py, worker.py (a worker process and its protocol) and pool.py (the service's
+side). What the rest of the service uses is handed on here.
 """
 
 from scheduler.pipeline.ytdlp.download import Downloaded, Progress, download
@@ -25,7 +25,7 @@ from scheduler.pipeline.ytdlp.listing import (
     names_a_media_file,
     video_tags,
 )
-from scheduler.pipeline.ytdlp.options import Programs, detect_programs, prepare, stop_if_cancelled, warm_up
+from scheduler.pipeline.ytdlp.options import Programs, detect_programs, prepare, warm_up
 
 __all__ = [
     "Downloaded",
@@ -41,7 +41,6 @@ __all__ = [
     "listed_videos",
     "names_a_media_file",
     "prepare",
-    "stop_if_cancelled",
     "video_tags",
     "warm_up",
 ]

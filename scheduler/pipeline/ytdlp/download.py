@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yt_dlp
-from yt_dlp.utils import DownloadCancelled
 
 from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix, without_cookies
 from scheduler.pipeline.ytdlp.errors import TooLarge, YtdlpError, check_allowed, failure
-from scheduler.pipeline.ytdlp.options import common_options, stop_if_cancelled
+from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import DownloaderSettings
 
@@ -62,7 +61,6 @@ def download(
     check_allowed(url, allowed)
 
     def hook(status: dict[str, Any]) -> None:
-        stop_if_cancelled()
         done = int(status.get("downloaded_bytes") or 0)
         total = int(status.get("total_bytes") or status.get("total_bytes_estimate") or 0)
         progress.update(done, total)
@@ -95,13 +93,11 @@ def download(
             info = without_cookies(ydl.sanitize_info(info))
             if _thumbnail_file(workdir) is None:
                 _fetch_thumbnail(ydl, workdir, [str(info.get("thumbnail") or ""), listed_thumbnail])
-    except DownloadCancelled:
-        raise
     except TooLarge:
         raise
     except yt_dlp.utils.DownloadError as error:
         cause = error.exc_info[1] if error.exc_info else None
-        if isinstance(cause, TooLarge | DownloadCancelled):
+        if isinstance(cause, TooLarge):
             raise cause from None
         raise failure(error) from None
     except Exception as error:
@@ -131,8 +127,6 @@ def _fetch_thumbnail(ydl: GuardedYoutubeDL, workdir: Path, urls: list[str]) -> N
         try:
             with ydl.urlopen(url) as response:
                 data = response.read(MAX_THUMBNAIL + 1)
-        except DownloadCancelled:
-            raise
         except Exception as error:
             log.debug("thumbnail %s: %s", url, error)
             continue

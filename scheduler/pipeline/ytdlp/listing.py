@@ -13,12 +13,11 @@ from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import urlsplit
 
-import trio
-from yt_dlp.utils import KNOWN_EXTENSIONS, DownloadCancelled, determine_ext, unsmuggle_url
+from yt_dlp.utils import KNOWN_EXTENSIONS, determine_ext, unsmuggle_url
 
 from scheduler.pipeline.sanitize import clean_tags
 from scheduler.pipeline.ytdlp.errors import RefusedUrl, YtdlpError, check_allowed, failure
-from scheduler.pipeline.ytdlp.options import common_options, stop_if_cancelled
+from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import DownloaderSettings
 from scheduler.sites import netguard
@@ -85,7 +84,6 @@ def list_category(
     try:
         with GuardedYoutubeDL(options, allowed, cookies) as ydl:
             for entry in _entries(ydl, url):
-                stop_if_cancelled()
                 identity = _identity(entry, website)
                 if identity is not None:
                     if identity[1:] in seen:
@@ -103,13 +101,11 @@ def list_category(
                     listing, pending, page = listed_videos(pending, website, check), [], page * 2
                     try:
                         on_page(listing)
-                    except trio.Cancelled:
-                        raise DownloadCancelled() from None  # the Trio side re-raises it (_in_thread)
                     except Exception as error:
                         raise _PageNotStored(error) from error
     except _PageNotStored as failed:
         raise failed.error from None
-    except (DownloadCancelled, RefusedUrl):
+    except RefusedUrl:
         raise
     except Exception as error:  # yt-dlp raises many kinds; all mean "this listing failed"
         raise failure(error) from None
@@ -206,8 +202,6 @@ def video_tags(
     try:
         with GuardedYoutubeDL(common_options(settings), allowed, cookies) as ydl:
             info = ydl.extract_info(url, download=False, process=False)
-    except DownloadCancelled:
-        raise
     except Exception as error:
         raise failure(error) from None
     tags = info.get("tags") if isinstance(info, dict) else None

@@ -7,10 +7,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import trio
 from yt_dlp.dependencies import yt_dlp_ejs
 from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
-from yt_dlp.utils import DownloadCancelled
 
 from scheduler import programs
 from scheduler.pipeline.ytdlp.overrides import FeedAwareGenericIE, GuardedYoutubeDL, default_extractors
@@ -19,25 +17,13 @@ from scheduler.settings import DownloaderSettings
 log = logging.getLogger(__name__)
 
 
-def stop_if_cancelled() -> None:
-    """Raises DownloadCancelled in the worker thread once the Trio task that runs it is cancelled."""
-    try:
-        trio.from_thread.check_cancelled()
-    except trio.Cancelled:
-        raise DownloadCancelled() from None
-    except RuntimeError:
-        pass  # called outside trio.to_thread (a plain call): nothing can cancel it
-
-
 class _Logger:
-    """yt-dlp's output goes to our log (never stdout), and every line is a chance to stop."""
+    """yt-dlp's output goes to our log, never to stdout."""
 
     def debug(self, message: str) -> None:
-        stop_if_cancelled()
         log.debug("yt-dlp: %s", message)
 
     def info(self, message: str) -> None:
-        stop_if_cancelled()
         log.debug("yt-dlp: %s", message)
 
     def warning(self, message: str) -> None:

@@ -19,7 +19,7 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from http.cookiejar import Cookie
 from pathlib import Path
@@ -29,8 +29,8 @@ import psutil
 import trio
 
 from scheduler.cleanup import cleanup_scope
-from scheduler.pipeline.ytdlp import Downloaded, Progress, RefusedUrl, TooLarge, YtdlpError
-from scheduler.pipeline.ytdlp.worker import cookie_as_data, settings_as_data
+from scheduler.pipeline.ytdlp import Downloaded, Listing, Progress, RefusedUrl, TooLarge, YtdlpError
+from scheduler.pipeline.ytdlp.worker import cookie_as_data, listing_from_data, settings_as_data
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -73,17 +73,9 @@ class Worker:
         listed_thumbnail: str = "",
     ) -> Downloaded:
         """ytdlp.download, in this worker: the same result and errors, or WorkerDied."""
-        job = {
-            "job": "download",
-            "url": url,
-            "workdir": str(workdir),
-            "settings": settings_as_data(settings),
-            "allowed": list(allowed),
-            "cookies": [cookie_as_data(c) for c in cookies],
-            "listed_thumbnail": listed_thumbnail,
-            "log_level": logging.getLogger("scheduler").getEffectiveLevel(),
-        }
-        done = _done(await self._run(job, progress))
+        job = _job("download", url, settings, allowed, cookies)
+        job |= {"workdir": str(workdir), "listed_thumbnail": listed_thumbnail}
+        done = _done(await self._run(job, progress=progress))
         thumbnail = done.get("thumbnail_path")
         return Downloaded(
             info=done["info"],
@@ -92,16 +84,58 @@ class Worker:
             thumbnail_path=None if thumbnail is None else Path(thumbnail),
         )
 
-    async def _run(self, job: dict[str, Any], progress: Progress) -> dict[str, Any]:
-        """Runs the job: its answer, with the progress on the way. Whatever stops it half-way
-        (a cancel, a worker that misbehaves) kills the worker where it is."""
+    async def list_category(
+        self,
+        url: str,
+        website: str,
+        settings: DownloaderSettings,
+        allowed: tuple[str, ...],
+        first: int = 0,
+        known: frozenset[tuple[str, str]] | None = None,
+        on_page: Callable[[Listing], Awaitable[None]] | None = None,
+        page_entries: int = 0,
+        cookies: Iterable[Cookie] = (),
+    ) -> Listing:
+        """ytdlp.list_category, in this worker. `on_page` is awaited for each page before
+        the listing reads on; an error from it ends the listing (and the worker)."""
+        job = _job("list", url, settings, allowed, cookies)
+        job |= {
+            "website": website,
+            "first": first,
+            "known": None if known is None else sorted(known),
+            "paged": on_page is not None,
+            "page_entries": page_entries,
+        }
+        return listing_from_data(_done(await self._run(job, on_page=on_page)))
+
+    async def video_tags(
+        self, url: str, settings: DownloaderSettings, allowed: tuple[str, ...], cookies: Iterable[Cookie] = ()
+    ) -> tuple[str, ...]:
+        """ytdlp.video_tags, in this worker."""
+        done = _done(await self._run(_job("tags", url, settings, allowed, cookies)))
+        return tuple(str(tag) for tag in done["tags"])
+
+    async def _run(
+        self,
+        job: dict[str, Any],
+        *,
+        progress: Progress | None = None,
+        on_page: Callable[[Listing], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """Runs the job: its answer, with its progress and pages on the way. Whatever stops
+        it half-way (a cancel, a page that cannot be stored, a worker that misbehaves) kills
+        the worker where it is."""
         try:
             await self._send(job)
             while True:
                 message = await self._receive()
                 if "progress" in message:
-                    done, total = message["progress"]
-                    progress.update(int(done), int(total))
+                    if progress is not None:
+                        done, total = message["progress"]
+                        progress.update(int(done), int(total))
+                elif "page" in message and on_page is not None:
+                    await on_page(listing_from_data(message["page"]))
+                    await self._send({"go_on": True})
                 elif "log" in message:
                     level, name, text = message["log"]
                     logging.getLogger(str(name)).log(int(level), "%s", str(text)[:MAX_LOG])
@@ -158,6 +192,19 @@ def _death(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         return f"the download worker died: signal {-returncode} ({signal.Signals(-returncode).name})"
     return f"the download worker died: exit status {returncode}"
+
+
+def _job(
+    kind: str, url: str, settings: DownloaderSettings, allowed: tuple[str, ...], cookies: Iterable[Cookie]
+) -> dict[str, Any]:
+    return {
+        "job": kind,
+        "url": url,
+        "settings": settings_as_data(settings),
+        "allowed": list(allowed),
+        "cookies": [cookie_as_data(c) for c in cookies],
+        "log_level": logging.getLogger("scheduler").getEffectiveLevel(),
+    }
 
 
 def _done(answer: dict[str, Any]) -> dict[str, Any]:
@@ -225,7 +272,7 @@ class WorkerPool:
         self.started += 1
         worker = Worker(process)
         # yt-dlp's one-time set-up, paid now rather than after the site's turn.
-        await worker._run({"job": "setup", "settings": settings_as_data(self._settings)}, Progress())
+        await worker._run({"job": "setup", "settings": settings_as_data(self._settings)})
         worker.jobs = 0
         return worker
 

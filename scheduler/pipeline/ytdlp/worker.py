@@ -7,11 +7,20 @@ nothing the worker sends is rebuilt into an object by the service):
 
   service -> stdin:  {"job": "setup", "settings": {...}}   (first: yt-dlp's one-time set-up)
                      {"job": "download", "url": ..., "workdir": ..., "settings": {...},
-                      "allowed": [...], "cookies": [{...}, ...], "listed_thumbnail": ...}
+                      "allowed": [...], "cookies": [{...}, ...], "listed_thumbnail": ...,
+                      "log_level": ...}
+                     {"job": "list", "url": ..., "website": ..., "first": ..., "known":
+                      [[website, foreign_id], ...] or null, "paged": ..., "page_entries":
+                      ..., and settings, allowed, cookies, log_level as above}
+                     {"job": "tags", "url": ..., and settings, allowed, cookies, log_level}
+                     {"go_on": true}   (after each page of a paged listing: stored)
   worker -> stdout:  {"progress": [bytes_done, bytes_total]}   (at most every 0.1 s)
+                     {"page": {"videos": [...], "refused": [...]}}  (then waits for go_on)
                      {"log": [level, logger, message]}  (records at the job's "log_level")
                      {"done": {"info": {...}, "video_path": ..., "info_json_path": ...,
                                "thumbnail_path": ... or null}}
+                  or {"done": {"videos": [...], "refused": [...]}}   (a listing)
+                  or {"done": {"tags": [...]}}
                   or {"failed": {"kind": "YtdlpError" | "RefusedUrl" | "TooLarge",
                                  "message": ...}}
 
@@ -22,6 +31,7 @@ to stdout (a library's print) goes to stderr instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -36,8 +46,10 @@ from typing import IO, Any
 
 from scheduler.pipeline.ytdlp.download import Progress, download
 from scheduler.pipeline.ytdlp.errors import RefusedUrl, TooLarge, YtdlpError
+from scheduler.pipeline.ytdlp.listing import Listing, list_category, video_tags
 from scheduler.pipeline.ytdlp.options import prepare, warm_up
 from scheduler.settings import DownloaderSettings
+from scheduler.work import ListedVideo
 
 PROGRESS_INTERVAL_S = 0.1
 
@@ -87,38 +99,84 @@ class _ReportedProgress(Progress):
             self._sent_at, self._unsent = time.monotonic(), False
 
 
-def run_job(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """One job: its answer ("done" or "failed"); progress is sent on the way."""
-    if job.get("job") == "setup":  # yt-dlp's one-time set-up, once per worker
-        prepare(settings_from_data(job["settings"]))
+def listing_as_data(listing: Listing) -> dict[str, Any]:
+    return {"videos": [dataclasses.asdict(v) for v in listing.videos], "refused": list(listing.refused)}
+
+
+def listing_from_data(data: dict[str, Any]) -> Listing:
+    videos = [
+        ListedVideo(
+            website=str(v["website"]),
+            foreign_id=str(v["foreign_id"]),
+            url=str(v["url"]),
+            title=str(v["title"]),
+            listed={str(k): str(value) for k, value in v["listed"].items()},
+            tags=tuple(str(t) for t in v["tags"]),
+        )
+        for v in data["videos"]
+    ]
+    return Listing(videos, [str(r) for r in data["refused"]])
+
+
+def run_job(
+    job: dict[str, Any], send: Callable[[dict[str, Any]], None], receive: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """One job: its answer ("done" or "failed"); progress and pages are sent on the way,
+    and after each page the service's go-ahead is awaited (`receive`)."""
+    settings = settings_from_data(job["settings"])
+    if job["job"] == "setup":  # yt-dlp's one-time set-up, once per worker
+        prepare(settings)
         warm_up()
         return {"done": {}}
-    if job.get("job") != "download":
-        raise ValueError(f"unknown job: {job.get('job')!r}")
+    allowed = tuple(job["allowed"])
+    cookies = [cookie_from_data(c) for c in job["cookies"]]
     progress = _ReportedProgress(send)
     try:
-        downloaded = download(
-            job["url"],
-            Path(job["workdir"]),
-            settings_from_data(job["settings"]),
-            progress,
-            tuple(job["allowed"]),
-            [cookie_from_data(c) for c in job["cookies"]],
-            job["listed_thumbnail"],
-        )
+        if job["job"] == "download":
+            downloaded = download(
+                job["url"],
+                Path(job["workdir"]),
+                settings,
+                progress,
+                allowed,
+                cookies,
+                job["listed_thumbnail"],
+            )
+            progress.flush()
+            thumbnail = downloaded.thumbnail_path
+            return {
+                "done": {
+                    "info": downloaded.info,
+                    "video_path": str(downloaded.video_path),
+                    "info_json_path": str(downloaded.info_json_path),
+                    "thumbnail_path": None if thumbnail is None else str(thumbnail),
+                }
+            }
+        if job["job"] == "list":
+
+            def on_page(page: Listing) -> None:
+                send({"page": listing_as_data(page)})
+                receive()  # the page is stored: read on
+
+            known = job["known"]
+            listing = list_category(
+                job["url"],
+                job["website"],
+                settings,
+                allowed,
+                job["first"],
+                None if known is None else frozenset((str(w), str(f)) for w, f in known),
+                on_page if job["paged"] else None,
+                job["page_entries"],
+                cookies,
+            )
+            return {"done": listing_as_data(listing)}
+        if job["job"] == "tags":
+            return {"done": {"tags": list(video_tags(job["url"], settings, allowed, cookies))}}
     except (TooLarge, RefusedUrl, YtdlpError) as error:
         progress.flush()
         return {"failed": {"kind": type(error).__name__, "message": str(error)}}
-    progress.flush()
-    thumbnail = downloaded.thumbnail_path
-    return {
-        "done": {
-            "info": downloaded.info,
-            "video_path": str(downloaded.video_path),
-            "info_json_path": str(downloaded.info_json_path),
-            "thumbnail_path": None if thumbnail is None else str(thumbnail),
-        }
-    }
+    raise ValueError(f"unknown job: {job['job']!r}")
 
 
 class _ForwardedLog(logging.Handler):
@@ -139,10 +197,18 @@ def serve(jobs: IO[str], answers: IO[str]) -> None:
 
     root = logging.getLogger()
     root.handlers = [_ForwardedLog(send)]
-    for line in jobs:
+
+    def receive() -> dict[str, Any]:
+        line = jobs.readline()
+        if not line:
+            sys.exit(0)  # the service is gone, or has given up on this job
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    for line in iter(jobs.readline, ""):
         job = json.loads(line)
         root.setLevel(int(job.get("log_level", logging.WARNING)))
-        send(run_job(job, send))
+        send(run_job(job, send, receive))
 
 
 def _exit_with_parent(interval_s: float = 0.5) -> None:
