@@ -129,11 +129,14 @@ async def listen(
     lost. Raises DatabaseUnavailable when it cannot connect, whatever the reason: for a
     running service a database that now refuses it (dropped, a changed password) is away
     too, and a LISTEN connection is only a hint (the claimers poll as well)."""
+    connection = None
     try:
         connection = await asyncpg.connect(dsn)
         for channel, handle in handlers.items():
             await connection.add_listener(channel, lambda *args, handle=handle: handle(args[3]))
     except (*_UNAVAILABLE, asyncpg.PostgresError) as error:
+        if connection is not None:
+            connection.terminate()  # connected, but could not listen: not left open
         raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
     connection.add_termination_listener(lambda _connection: on_lost())
     return Listener(connection)
