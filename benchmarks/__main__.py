@@ -23,7 +23,18 @@ from scheduler import embedded
 
 REPORT = DOCS / "performance.md"
 # In the order; each is benchmarks/<name>.py with run(env) -> Result.
-BENCHMARKS = ["claims", "dispatch", "delivery", "memory", "api_load", "sync", "listing", "scaleout", "queues"]
+BENCHMARKS = [
+    "claims",
+    "dispatch",
+    "delivery",
+    "memory",
+    "api_load",
+    "sync",
+    "listing",
+    "scaleout",
+    "queues",
+    "cancel",
+]
 
 
 def _given_or_embedded(variable: str, start: Callable[[Path], Any], work: Path) -> Iterator[str]:
