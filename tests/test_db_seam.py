@@ -86,3 +86,13 @@ async def test_no_server_is_database_unavailable_at_open() -> None:
     with pytest.raises(DatabaseUnavailable) as raised:
         await trio_asyncio.aio_as_trio(Store.open)("postgresql://postgres@127.0.0.1:1/none")
     assert isinstance(raised.value.__cause__, OSError)
+
+
+async def test_a_listen_connection_that_cannot_be_had_is_database_unavailable(postgres_url: str) -> None:
+    """Whatever the reason (here: the database is gone), so that the wake-ups retry."""
+    from scheduler.db import connector
+    from tests.support import database_url_for
+
+    gone = database_url_for(postgres_url, "scheduler_no_such_database")
+    with pytest.raises(DatabaseUnavailable, match="InvalidCatalogNameError"):
+        await trio_asyncio.aio_as_trio(connector.listen)(gone, {"channel": print}, lambda: None)

@@ -43,6 +43,13 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shut down, restarting, a statement timeout
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
     asyncpg.InterfaceError,  # the connection (or the pool) closed under us
+    # The protocol's state lost: what a connection terminated in the middle of an
+    # operation can leave (seen when the database was dropped under a LISTEN).
+    asyncpg.exceptions.InternalClientError,
+    # While we run, a database dropped or a password changed is the database away for us
+    # too; at start the probe tells these apart as settings to mend (db/probe.py).
+    asyncpg.exceptions.InvalidCatalogNameError,  # 3D000
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,  # class 28
 )
 
 
@@ -134,7 +141,7 @@ async def listen(
         connection = await asyncpg.connect(dsn)
         for channel, handle in handlers.items():
             await connection.add_listener(channel, lambda *args, handle=handle: handle(args[3]))
-    except (*_UNAVAILABLE, asyncpg.PostgresError) as error:
+    except Exception as error:  # whatever the reason, as above: this edge maps them all
         if connection is not None:
             connection.terminate()  # connected, but could not listen: not left open
         raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
