@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import psutil
 import trio
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile
@@ -25,6 +24,7 @@ from scheduler.pipeline import ytdlp
 from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.settings import DownloaderSettings, from_overrides
 from tests.content_site import content_site
+from tests.support import worker_processes
 
 CANCEL_AFTER_S = 0.5
 ALLOWED = ("127.0.0.1",)
@@ -70,16 +70,8 @@ async def measure(url: str, work: Path, settings: DownloaderSettings, trials: in
                     worker.download, url, workdir, settings, ytdlp.Progress(), ALLOWED
                 )
                 worker_s.append(await cancel_latency(in_worker))
-        workers_left = len(_worker_processes())
+        workers_left = len(worker_processes())
     return Latencies(thread_s, worker_s, workers_left)
-
-
-def _worker_processes() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if "scheduler.pipeline.ytdlp.worker" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
-    ]
 
 
 def run(env: Environment) -> Result:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psutil
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -89,3 +90,12 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
+
+
+def worker_processes() -> list[psutil.Process]:
+    """The live yt-dlp worker processes below this one (scheduler/pipeline/ytdlp/worker.py)."""
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "scheduler.pipeline.ytdlp.worker" in " ".join(p.cmdline()) and p.status() != psutil.STATUS_ZOMBIE
+    ]

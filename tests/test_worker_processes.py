@@ -27,24 +27,17 @@ from scheduler.sites.cookies import CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
 from tests.content_site import ContentSite
+from tests.support import worker_processes
 from tests.test_pipeline import pipeline_settings, serving, video_id_of, wait_for
 
 ALLOWED = ("127.0.0.1",)
-
-
-def _workers() -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if "scheduler.pipeline.ytdlp.worker" in " ".join(p.cmdline())
-    ]
 
 
 async def _started_workers() -> list[psutil.Process]:
     """The worker processes, once the download has started one."""
     with trio.fail_after(10):
         # The process table, polled on purpose: the workers are other processes.
-        while not (workers := _workers()):  # noqa: ASYNC110
+        while not (workers := worker_processes()):  # noqa: ASYNC110
             await trio.sleep(0.05)
     return workers
 
