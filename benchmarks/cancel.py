@@ -21,6 +21,7 @@ import trio
 
 from benchmarks.harness import Environment, Result, Row, inverse_ratio, percentile
 from scheduler.pipeline import ytdlp
+from scheduler.pipeline.ytdlp.download import download
 from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.settings import DownloaderSettings, from_overrides
 from tests.content_site import content_site
@@ -62,7 +63,7 @@ async def measure(url: str, work: Path, settings: DownloaderSettings, trials: in
             workdir = work / f"cancel-{n}"
             workdir.mkdir(parents=True, exist_ok=True)
             in_thread = functools.partial(
-                trio.to_thread.run_sync, ytdlp.download, url, workdir, settings, ytdlp.Progress(), ALLOWED
+                trio.to_thread.run_sync, download, url, workdir, settings, ytdlp.Progress(), ALLOWED
             )
             thread_s.append(await cancel_latency(in_thread))
             async with pool.worker() as worker:  # a ready worker, as a downloader takes it

@@ -11,7 +11,9 @@ as ours does; ours also copies each video into the sink and fsyncs it there.
 Ours logs one line per delivered video with its phases (scheduler/pipeline/phases.py),
 and the service's time per video is read from those lines: its overhead (its share of
 the claim statement, the wait for a downloader, the lock, the record with its event, the
-lock's release) and all its own time (everything but yt-dlp's and the sink's calls).
+lock's release) and all its own time (everything but yt-dlp's and the sink's calls). The
+service process's own RSS (yt-dlp runs in its worker processes) is read as the videos
+are done, to show it flat.
 `deliver` (also used by benchmarks/scaleout.py) runs one or more `serve` processes on one
 database and checks what reached the sink.
 """
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 from grpclib.client import Channel
 
 from benchmarks.harness import Environment, Result, Row, percentile, ratio
@@ -47,6 +50,9 @@ from tests.support import REPO, clean_environment, free_port, scheduler_command
 PROCESSES = 7  # the parallel command lines, and our downloader workers
 YTDLP = [sys.executable, "-m", "yt_dlp", "--quiet", "--no-warnings", "--no-progress", "--write-info-json"]
 MB = 1e6
+MiB = 2**20
+# The service process's own RSS across the run (issue 20: flat; yt-dlp is in its workers).
+RSS_GROWTH_LIMIT = 5 * MiB
 # The pipeline's line for a delivered video (its website/foreign id are safe names here).
 DELIVERED = re.compile(
     r"video \d+: delivered to the Video Service as [^/\s]+/(?P<id>\S+)(?: \(no thumbnail anywhere\))? in "
@@ -142,6 +148,15 @@ class Delivery:
     recorded: int  # previous_downloads rows
     recorded_videos: int  # distinct videos among them
     failed_attempts: int  # sum of videos.attempts: a second upload would fail one
+    # The first instance's own process (not its yt-dlp workers): (videos done, its RSS).
+    service_rss: list[tuple[int, int]]
+
+    def rss_growth(self) -> tuple[int, int]:
+        """The service process's RSS once a tenth of the videos were done, and at the end:
+        what its own bookkeeping keeps grows between them, the warm-up is before."""
+        total = self.service_rss[-1][0]
+        start = next(rss for done, rss in self.service_rss if done >= total // 10)
+        return start, self.service_rss[-1][1]
 
     def deliveries(self) -> Counter[str]:
         return Counter(v for instance in self.delivered for v in instance)
@@ -199,12 +214,18 @@ async def _listening(port: int, process: asyncio.subprocess.Process, log: Path) 
             return
 
 
-async def _wait_done(dsn: str, count: int, timeout_s: float, log: Path) -> None:
-    """Until `count` videos are done (polled: other processes do the work)."""
+async def _wait_done(dsn: str, count: int, timeout_s: float, log: Path, pid: int) -> list[tuple[int, int]]:
+    """Until `count` videos are done (polled: other processes do the work); the RSS of the
+    process `pid` on the way, with the videos done then."""
     connection = await asyncpg.connect(dsn)
+    service, rss = psutil.Process(pid), []
     try:
         deadline = time.monotonic() + timeout_s
-        while await connection.fetchval("SELECT count(*) FROM videos WHERE status = 'done'") < count:
+        while True:
+            done = await connection.fetchval("SELECT count(*) FROM videos WHERE status = 'done'")
+            rss.append((done, service.memory_info().rss))
+            if done >= count:
+                return rss
             if time.monotonic() > deadline:
                 states = await connection.fetch("SELECT status::text, count(*) FROM videos GROUP BY 1")
                 raise RuntimeError(f"not all {count} videos done in {timeout_s:g} s: {states}\n{_tail(log)}")
@@ -215,9 +236,10 @@ async def _wait_done(dsn: str, count: int, timeout_s: float, log: Path) -> None:
 
 async def _run_instances(
     dsn: str, feed: Feed, environments: list[dict[str, str]], logs: list[Path], timeout_s: float
-) -> float:
+) -> tuple[float, list[tuple[int, int]]]:
     """Starts the instances, subscribes, waits until every video is done, stops them (SIGTERM,
-    which must end each with 0); returns the seconds from the subscription until done."""
+    which must end each with 0); returns the seconds from the subscription until done, and
+    the first instance's RSS on the way (`_wait_done`)."""
     processes: list[asyncio.subprocess.Process] = []
     try:
         for environment, log in zip(environments, logs, strict=True):
@@ -236,7 +258,7 @@ async def _run_instances(
         try:
             started = time.perf_counter()
             await SchedulerStub(channel).ScheduleCategory(pb.ScheduleCategoryRequest(url=feed.url, user_id=1))
-            await _wait_done(dsn, len(feed.ids), timeout_s, logs[0])
+            rss = await _wait_done(dsn, len(feed.ids), timeout_s, logs[0], processes[0].pid)
             elapsed = time.perf_counter() - started
         finally:
             channel.close()
@@ -250,7 +272,7 @@ async def _run_instances(
             if process.returncode is None:
                 process.kill()
                 await process.wait()
-    return elapsed
+    return elapsed, rss
 
 
 async def _recorded(dsn: str) -> tuple[int, int, int]:
@@ -286,7 +308,7 @@ def deliver(
         environments = [
             serve_environment(dsn, env.redis_url, work / f"data-{i}", sink, workers) for i in range(instances)
         ]
-        elapsed = asyncio.run(_run_instances(dsn, feed, environments, logs, timeout_s))
+        elapsed, service_rss = asyncio.run(_run_instances(dsn, feed, environments, logs, timeout_s))
         rows, videos, attempts = asyncio.run(_recorded(dsn))
     texts = [log.read_text().splitlines() for log in logs]
     files = _sink_files(sink)
@@ -299,6 +321,7 @@ def deliver(
         recorded=rows,
         recorded_videos=videos,
         failed_attempts=attempts,
+        service_rss=service_rss,
     )
 
 
@@ -328,6 +351,7 @@ def run(env: Environment) -> Result:
     versus_parallel = ratio(speed["parallel"], speed["ours"])
     overhead = [p["overhead"] * 1000 for p in ours.phases]
     own = [p["own"] * 1000 for p in ours.phases]
+    rss_start, rss_end = ours.rss_growth()
     result = Result(
         key="delivery",
         title="End-to-end delivery",
@@ -372,6 +396,14 @@ def run(env: Environment) -> Result:
                 "service's own time per video, p50 / p95 (ms)",
                 "",
                 f"{percentile(own, 50):.1f} / {percentile(own, 95):.1f}",
+            ),
+            Row(
+                f"service process RSS, {count // 10:,} videos done -> all {count:,} (MiB)",
+                f"{rss_start / MiB:.1f}",
+                f"{rss_end / MiB:.1f} ({(rss_end - rss_start) / MiB:+.1f})",
+                None,
+                f"flat: <= {RSS_GROWTH_LIMIT // MiB} MiB growth",
+                rss_end - rss_start <= RSS_GROWTH_LIMIT,
             ),
             Row(
                 "delivered exactly once, whole",

@@ -6,7 +6,7 @@ newest first, each item as the content site's (title, guid, description, pubDate
 enclosure naming a .mp4 on the same host) plus a link to a page. yt-dlp's generic
 extractor (the service's FeedAwareGenericIE) reads it. Every measured run is a child process of its own
 (`python -m benchmarks.listing`), which reports its time and its peak RSS (ru_maxrss);
-each child first sets yt-dlp up as a running service has (ytdlp.prepare and warm_up), so
+each child first sets yt-dlp up as a worker process has (options.prepare and warm_up), so
 the time is the listing's alone.
 
 - Ours: what the syncer does for a first listing (pipeline._sync, on asyncio as in
@@ -52,7 +52,8 @@ from scheduler.db.connector import SQL
 from scheduler.db.listing_queries import StoredPages
 from scheduler.db.store import Store
 from scheduler.pipeline import sanitize, ytdlp
-from scheduler.pipeline.ytdlp.options import common_options
+from scheduler.pipeline.ytdlp.listing import list_category
+from scheduler.pipeline.ytdlp.options import common_options, prepare, warm_up
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import from_overrides
 from scheduler.work import ClaimedCategory
@@ -229,8 +230,8 @@ def _one_line(error: BaseException) -> str:
 def _child_listing(variant: str, url: str, size: int) -> dict[str, Any]:
     """The floor or the baseline: yt-dlp alone, set up as list_category sets it up."""
     settings = from_overrides({}).downloader
-    ytdlp.prepare(settings)
-    ytdlp.warm_up()
+    prepare(settings)
+    warm_up()
     options = common_options(settings) | {"extract_flat": "in_playlist", "noplaylist": False}
     start_rss = _rss()
     start = time.perf_counter()
@@ -269,8 +270,8 @@ async def _child_ours(url: str, size: int, dsn: str) -> dict[str, Any]:
     """The syncer's first listing (pipeline._sync), on asyncio: the listing in a thread,
     each page stored as yt-dlp hands it over, the rest at its end."""
     settings = from_overrides({})
-    ytdlp.prepare(settings.downloader)
-    ytdlp.warm_up()
+    prepare(settings.downloader)
+    warm_up()
     lease_s = settings.downloader.timeout_s + settings.schedule.lease_s  # the syncer's
     conn = await asyncpg.connect(dsn)
     store = await Store.open(
@@ -310,7 +311,7 @@ async def _child_ours(url: str, size: int, dsn: str) -> dict[str, Any]:
         try:
             rest = await loop.run_in_executor(
                 None,
-                lambda: ytdlp.list_category(
+                lambda: list_category(
                     url,
                     category.website,
                     settings.downloader,
@@ -496,7 +497,7 @@ def result(outcome: Outcome) -> Result:
         setup=(
             f"A synthetic {n:,}-entry RSS feed, made as it is sent by a server in the benchmark's "
             "process, listed by yt-dlp's generic extractor in a child process per run. Ours: the "
-            "syncer's first listing (ytdlp.list_category, its default pages: "
+            "syncer's first listing (list_category, its default pages: "
             f"{outcome.page_entries} entries, then twice as many each page, stored by store_page "
             "as yt-dlp reads on, the rest by finish_sync) into a fresh scratch database, the "
             "default statement timeout, no ANALYZE; timed to the last commit. The floor: the "

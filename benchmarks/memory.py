@@ -1,14 +1,16 @@
-"""Memory: the peak RSS of `scheduler serve` while it delivers one video, per Video Service.
+"""Memory: the peak RSS of `scheduler serve` and its yt-dlp workers while it delivers one
+video, per Video Service.
 
 Each run is a fresh `scheduler serve` process (real PostgreSQL, Redis, yt-dlp) that lists
 a one-video feed of the local content site and delivers the video to one sink: a
 directory, the fake Horahora (gRPC; in a thread of this process, keeping only the size
-and hash of what it receives) or the fake HTTP service (which reads and discards). Its
-RSS (with any children's) is sampled every 50 ms from the process's start to the
-video's delivery. A small and a large video per sink tell whether memory grows with the
-video; one more run delivers 7 small videos at once (7 downloaders). The baseline is the
-same process idle after its start, before it is given any work; yt-dlp's own CLI
-downloading the large video is a reference point.
+and hash of what it receives) or the fake HTTP service (which reads and discards). The
+RSS of its process tree (the service and its yt-dlp worker processes) is sampled every
+50 ms from the start to the video's delivery, and the service process's own beside it.
+A small and a large video per sink tell whether memory grows with the video; one more
+run delivers 7 small videos at once (7 downloaders). The baseline is the same process
+tree idle after its start, before it is given any work; yt-dlp's own CLI downloading
+the large video is a reference point.
 """
 
 from __future__ import annotations
@@ -43,14 +45,15 @@ from tests.support import clean_environment, free_port, scheduler_process, wait_
 
 MiB = 2**20
 SAMPLE_S = 0.05
-# Idle: the RSS once it has moved less than SETTLED over SETTLE_S (serve warms yt-dlp up
-# in a thread after it listens), or after SETTLE_MAX_S whatever it does.
+# Idle: the RSS once it has moved less than SETTLED over SETTLE_S (serve's start checks
+# start a yt-dlp worker after it listens), or after SETTLE_MAX_S whatever it does.
 SETTLE_S, SETTLE_MAX_S, SETTLED = 0.5, 5.0, MiB
 SINKS = ("directory", "horahora", "http")
 CONCURRENT_SINK = "horahora"  # the production sink
 CONCURRENT = 7
 GROWTH_LIMIT = 20 * MiB
-TOTAL_LIMIT = 250 * MiB
+# The process tree (the service and its yt-dlp workers), with CONCURRENT downloads (issue 20).
+TREE_LIMIT = 400 * MiB
 
 
 @dataclass
@@ -61,7 +64,8 @@ class Delivery:
     size: int  # bytes per video
     videos: int
     idle_rss: int = 0  # after the start, before any work
-    samples: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic(), rss)
+    # (time.monotonic(), the tree's RSS, the service process's own)
+    samples: list[tuple[float, int, int]] = field(default_factory=list)
     given_at: float = 0.0  # time.monotonic() when the feed was scheduled
     seconds: float = 0.0  # from then to the last delivery
     disk_peak: int = 0  # bytes under the data directory (work directory and sink)
@@ -69,7 +73,12 @@ class Delivery:
 
     @property
     def peak(self) -> int:
-        return max(rss for _, rss in self.samples)
+        """The process tree's."""
+        return max(tree for _, tree, _ in self.samples)
+
+    @property
+    def service_peak(self) -> int:
+        return max(own for _, _, own in self.samples)
 
 
 @dataclass
@@ -79,7 +88,7 @@ class Fakes:
 
 
 def rss_of(process: psutil.Process) -> int:
-    """The process's RSS plus its children's (none, with given servers; counted should yt-dlp spawn any)."""
+    """The process's RSS plus its children's (its yt-dlp workers; the servers are given)."""
     try:
         family = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
@@ -140,9 +149,16 @@ async def _sql(dsn: str, statement: str, *args: Any) -> Any:
 
 async def _sample(process: psutil.Process, data_dir: Path, delivery: Delivery) -> None:
     while True:
-        delivery.samples.append((time.monotonic(), rss_of(process)))
+        delivery.samples.append((time.monotonic(), rss_of(process), _own_rss(process)))
         delivery.disk_peak = max(delivery.disk_peak, disk_use(data_dir))  # a handful of files
         await trio.sleep(SAMPLE_S)
+
+
+def _own_rss(process: psutil.Process) -> int:
+    try:
+        return int(process.memory_info().rss)
+    except psutil.NoSuchProcess:
+        return 0
 
 
 def disk_use(root: Path) -> int:
@@ -217,7 +233,7 @@ async def _settled(delivery: Delivery) -> int:
     with trio.move_on_after(SETTLE_MAX_S):
         await trio.sleep(SETTLE_S)
         while True:
-            recent = [rss for _, rss in delivery.samples[-window:]]
+            recent = [tree for _, tree, _ in delivery.samples[-window:]]
             if max(recent) - min(recent) < SETTLED:
                 break
             await trio.sleep(SAMPLE_S)
@@ -360,8 +376,9 @@ def report(env: Environment, runs: Runs) -> Result:
         setup=(
             f"`scheduler serve` delivering one {_size(small)} and one {_size(large)} video to each Video "
             f"Service, then {CONCURRENT} {_size(small)} videos at once ({CONCURRENT} downloaders) to "
-            f"{CONCURRENT_SINK}; RSS sampled every {SAMPLE_S * 1000:.0f} ms from the start to the delivery. "
-            "Baseline: the same process idle after its start."
+            f"{CONCURRENT_SINK}; RSS of the process tree (the service and its yt-dlp workers) and of the "
+            f"service process alone, sampled every {SAMPLE_S * 1000:.0f} ms from the start to the delivery. "
+            "Baseline: the same process tree idle after its start."
         ),
     )
     for sink in SINKS:
@@ -383,21 +400,28 @@ def report(env: Environment, runs: Runs) -> Result:
     together = runs.concurrent
     result.rows.append(
         Row(
-            f"peak RSS, {CONCURRENT} x {_size(small)} at once, {CONCURRENT_SINK}",
+            f"peak RSS, process tree, {CONCURRENT} x {_size(small)} at once, {CONCURRENT_SINK}",
             _idle(together),
             _mib(together.peak),
-            target="< 250 MiB",
-            met=together.peak < TOTAL_LIMIT,
+            target="< 400 MiB",
+            met=together.peak < TREE_LIMIT,
+        )
+    )
+    result.rows.append(
+        Row(
+            f"peak RSS, the service process alone, {CONCURRENT} at once",
+            "",
+            _mib(together.service_peak),
         )
     )
     highest = max(runs.all(), key=lambda d: d.peak)
     result.rows.append(
         Row(
-            "peak RSS, any run",
+            "peak RSS, process tree, any run",
             _idle(highest),
             _mib(highest.peak),
-            target="< 250 MiB",
-            met=highest.peak < TOTAL_LIMIT,
+            target="< 400 MiB",
+            met=highest.peak < TREE_LIMIT,
         )
     )
     result.rows.append(Row(f"yt-dlp CLI alone, {_size(large)} (reference)", "", _mib(runs.ytdlp_peak)))
@@ -435,13 +459,16 @@ def chart(env: Environment, runs: Runs) -> Path:
         linewidth=1.2,
         linestyle="--",
     )
-    axes.axhline(TOTAL_LIMIT / MiB, color="grey", linewidth=0.8, linestyle=":")
-    axes.annotate("target", (0, TOTAL_LIMIT / MiB), xytext=(4, -12), textcoords="offset points", fontsize=8)
+    axes.axhline(TREE_LIMIT / MiB, color="grey", linewidth=0.8, linestyle=":")
+    axes.annotate("target", (0, TREE_LIMIT / MiB), xytext=(4, -12), textcoords="offset points", fontsize=8)
     axes.axvline(0, color="grey", linewidth=0.8)
     axes.set_xlabel("seconds since the work was given (before 0: the start)")
-    axes.set_ylabel("RSS (MiB)")
+    axes.set_ylabel("RSS of the process tree (MiB)")
     axes.set_ylim(bottom=0)
-    axes.set_title(f"RSS of scheduler serve: one {_size(runs.large)} video per sink; {CONCURRENT} at once")
+    axes.set_title(
+        f"RSS of scheduler serve and its workers: one {_size(runs.large)} video per sink; "
+        f"{CONCURRENT} at once"
+    )
     axes.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     path = env.charts / "memory.png"
@@ -452,7 +479,8 @@ def chart(env: Environment, runs: Runs) -> Path:
 
 def _curve(delivery: Delivery) -> tuple[list[float], list[float]]:
     """Seconds since the work was given, RSS in MiB."""
-    return [t - delivery.given_at for t, _ in delivery.samples], [rss / MiB for _, rss in delivery.samples]
+    samples = delivery.samples
+    return [t - delivery.given_at for t, _, _ in samples], [tree / MiB for _, tree, _ in samples]
 
 
 def _size(size: int) -> str:

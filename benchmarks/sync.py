@@ -29,6 +29,7 @@ from scheduler.db.connector import SQL
 from scheduler.db.listing_queries import StoredPages
 from scheduler.db.store import Store
 from scheduler.pipeline import sanitize, ytdlp
+from scheduler.pipeline.ytdlp.listing import list_category
 from scheduler.settings import from_overrides
 from scheduler.work import ClaimedCategory, ListedVideo
 from tests.content_site import ContentSite, content_site
@@ -147,9 +148,9 @@ def list_feeds(
         site.add_video(video_id, size=1_000)
     first, later = site.feed("first", ids[:entries]), site.feed("later", ids[entries:])
     start = time.perf_counter()
-    listed = _clean(ytdlp.list_category(first, site.host, SETTINGS, (site.host,)))
+    listed = _clean(list_category(first, site.host, SETTINGS, (site.host,)))
     seconds = time.perf_counter() - start
-    return listed, _clean(ytdlp.list_category(later, site.host, SETTINGS, (site.host,))), seconds
+    return listed, _clean(list_category(later, site.host, SETTINGS, (site.host,))), seconds
 
 
 def _clean(listing: ytdlp.Listing) -> list[ListedVideo]:
@@ -268,7 +269,7 @@ async def _paged_first_sync(dsn: str, others: int, feed: str, host: str) -> Page
         start = time.perf_counter()
         rest = await loop.run_in_executor(
             None,
-            lambda: ytdlp.list_category(
+            lambda: list_category(
                 feed, host, SETTINGS, (host,), on_page=store_page, page_entries=PAGE_ENTRIES
             ),
         )

@@ -9,6 +9,7 @@ install and the image have them with nothing else installed; a setting names ano
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import re
 import shutil
 import sysconfig
@@ -16,7 +17,6 @@ from datetime import UTC, date, datetime
 
 import deno
 import imageio_ffmpeg
-import yt_dlp.version
 
 AUTO = "auto"
 # sysconfig builds its variables on first use, and not thread-safely: a second thread may
@@ -57,9 +57,15 @@ def release_date(version: str) -> date | None:
         return None
 
 
-def release_age_days(version: str = yt_dlp.version.__version__, today: date | None = None) -> float:
+@functools.cache
+def ytdlp_version() -> str:
+    """The installed yt-dlp's version, read without importing it (the service never does)."""
+    return importlib.metadata.version("yt-dlp")
+
+
+def release_age_days(version: str | None = None, today: date | None = None) -> float:
     """Days since the yt-dlp release (the metric scheduler_ytdlp_release_age_days); NaN if unknown."""
-    released = release_date(version)
+    released = release_date(ytdlp_version() if version is None else version)
     if released is None:
         return float("nan")
     return float(((today or datetime.now(UTC).date()) - released).days)

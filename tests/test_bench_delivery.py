@@ -23,6 +23,7 @@ def test_delivery_every_side_delivers_every_video_once(bench_env: Environment) -
         "service overhead per video, p50 (ms)",
         "service overhead per video, p95 (ms)",
         "service's own time per video, p50 / p95 (ms)",
+        "service process RSS, 1 videos done -> all 10 (MiB)",
         "delivered exactly once, whole",
     ]
     once = by_measure["delivered exactly once, whole"]

@@ -20,6 +20,8 @@ import yt_dlp
 from yt_dlp.downloader.external import FFmpegFD
 
 from scheduler.pipeline import ytdlp
+from scheduler.pipeline.ytdlp.download import download as download_video
+from scheduler.pipeline.ytdlp.listing import list_category, listed_videos
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.settings import DownloaderSettings, from_overrides
 from scheduler.sites import netguard
@@ -169,7 +171,7 @@ def test_listed_videos_drops_and_reports_refused_entries() -> None:
         {"url": "http://127.0.0.1:1/old.mp4", "id": "old"},
         {"url": "file:///etc/passwd"},
     ]
-    listing = ytdlp.listed_videos(entries, "127.0.0.1", lambda url: check_url(url, ALLOWED))
+    listing = listed_videos(entries, "127.0.0.1", lambda url: check_url(url, ALLOWED))
     assert [v.foreign_id for v in listing.videos] == ["old", "new"]
     assert listing.refused == [
         "refused http://169.254.169.254/latest/meta-data: host 169.254.169.254 is not allowed",
@@ -273,7 +275,7 @@ def trap_name(monkeypatch: pytest.MonkeyPatch, trap: Server) -> str:
 def download(
     url: str, tmp_path: Path, settings: DownloaderSettings, allowed: tuple[str, ...] = ALLOWED
 ) -> Any:
-    return ytdlp.download(url, tmp_path, settings, ytdlp.Progress(), allowed)
+    return download_video(url, tmp_path, settings, ytdlp.Progress(), allowed)
 
 
 def test_listing_drops_and_reports_entries_that_point_elsewhere(
@@ -296,7 +298,7 @@ def test_listing_drops_and_reports_entries_that_point_elsewhere(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>c</title><link>{origin.base}</link>'
         f"<description>d</description>{items}</channel></rss>",
     )
-    listing = ytdlp.list_category(feed, "127.0.0.1", settings, (*ALLOWED, "*.test"))
+    listing = list_category(feed, "127.0.0.1", settings, (*ALLOWED, "*.test"))
     assert [(v.foreign_id, v.url) for v in listing.videos] == [("g0", site.video("a").url)]
     assert listing.refused == [
         "refused http://169.254.169.254/latest/meta-data: host 169.254.169.254 is not allowed",
@@ -313,7 +315,7 @@ def test_a_listing_redirected_to_a_refused_host_fails(
     with pytest.raises(
         ytdlp.RefusedUrl, match=r"^refused http://127\.0\.0\.3:\d+/feed\.xml: host 127\.0\.0\.3 is"
     ):
-        ytdlp.list_category(feed, "127.0.0.1", settings, ALLOWED)
+        list_category(feed, "127.0.0.1", settings, ALLOWED)
     assert trap.requests == []
 
 

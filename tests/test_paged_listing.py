@@ -16,6 +16,7 @@ import trio_asyncio
 from scheduler.db.listing_queries import StoredPages
 from scheduler.db.pipeline_queries import PipelineQueries
 from scheduler.pipeline import ytdlp
+from scheduler.pipeline.ytdlp.listing import list_category
 from scheduler.settings import from_overrides
 from scheduler.v1 import scheduler_pb2 as pb
 from tests.conftest import Database
@@ -37,7 +38,7 @@ def test_a_listing_is_handed_over_in_doubling_pages_newest_first(site: ContentSi
     pages: list[ytdlp.Listing] = []
     settings = from_overrides({}).downloader
 
-    rest = ytdlp.list_category(
+    rest = list_category(
         site.feed("f", VIDEOS), "127.0.0.1", settings, ("127.0.0.1",), on_page=pages.append, page_entries=5
     )
 
@@ -45,7 +46,7 @@ def test_a_listing_is_handed_over_in_doubling_pages_newest_first(site: ContentSi
     assert [ids(p) for p in pages] == [VIDEOS[20:], VIDEOS[10:20]]
     assert ids(rest) == VIDEOS[:10]
     # Without a page hook, the whole listing as before.
-    assert ids(ytdlp.list_category(site.feed_url("f"), "127.0.0.1", settings, ("127.0.0.1",))) == VIDEOS
+    assert ids(list_category(site.feed_url("f"), "127.0.0.1", settings, ("127.0.0.1",))) == VIDEOS
 
 
 def test_a_video_listed_twice_is_handed_over_once_across_pages(site: ContentSite) -> None:
@@ -56,9 +57,7 @@ def test_a_video_listed_twice_is_handed_over_once_across_pages(site: ContentSite
     # v03 again as the newest item: its older place is on another page.
     feed = site.feed("twice", [*VIDEOS, "v03"])
 
-    rest = ytdlp.list_category(
-        feed, "127.0.0.1", settings, ("127.0.0.1",), on_page=pages.append, page_entries=5
-    )
+    rest = list_category(feed, "127.0.0.1", settings, ("127.0.0.1",), on_page=pages.append, page_entries=5)
 
     listed = [*(i for p in pages for i in ids(p)), *ids(rest)]
     assert sorted(listed) == VIDEOS  # each once: where it is listed first, the newest place
@@ -77,7 +76,7 @@ def test_a_page_that_cannot_be_stored_ends_the_listing_with_its_error(site: Cont
 
     settings = from_overrides({}).downloader
     with pytest.raises(StoreFailed):  # not a YtdlpError: the site is not to blame
-        ytdlp.list_category(
+        list_category(
             site.feed("f", VIDEOS), "127.0.0.1", settings, ("127.0.0.1",), on_page=on_page, page_entries=5
         )
 

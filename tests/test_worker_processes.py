@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
+from contextlib import suppress
 from pathlib import Path
 
 import psutil
@@ -14,14 +17,14 @@ import pytest
 import trio
 
 from scheduler.pipeline import ytdlp
-from scheduler.pipeline.ytdlp import Progress
-from scheduler.pipeline.ytdlp.pool import WorkerPool
-from scheduler.pipeline.ytdlp.worker import (
+from scheduler.pipeline.ytdlp.pool import Progress, WorkerPool
+from scheduler.pipeline.ytdlp.protocol import (
     cookie_as_data,
     cookie_from_data,
     settings_as_data,
     settings_from_data,
 )
+from scheduler.pipeline.ytdlp.worker import WORKER_NICENESS
 from scheduler.settings import from_overrides
 from scheduler.sites.cookies import CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
@@ -33,13 +36,18 @@ from tests.test_pipeline import pipeline_settings, serving, video_id_of, wait_fo
 ALLOWED = ("127.0.0.1",)
 
 
-async def _started_workers() -> list[psutil.Process]:
-    """The worker processes, once the download has started one."""
+async def _downloading_worker(site: ContentSite) -> psutil.Process:
+    """The worker process with a connection open to the site: the one downloading (others
+    may wait idle in the pool, from the listing or the start's checks)."""
     with trio.fail_after(10):
         # The process table, polled on purpose: the workers are other processes.
-        while not (workers := worker_processes()):  # noqa: ASYNC110
+        while True:
+            for worker in worker_processes():
+                with suppress(psutil.Error):
+                    connections = worker.net_connections("tcp")
+                    if any(c.raddr and c.raddr.port == site.port for c in connections):
+                        return worker
             await trio.sleep(0.05)
-    return workers
 
 
 async def test_a_cancel_stops_a_download_blocked_in_a_read(
@@ -57,12 +65,12 @@ async def test_a_cancel_stops_a_download_blocked_in_a_read(
     async with serving(settings) as (_, api):
         await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
         await wait_for(db, "SELECT status::text FROM videos", "downloading")
-        workers = await _started_workers()
+        worker = await _downloading_worker(site)
         video_id = await video_id_of(db, "stalled")
         await api("CancelDownload", pb.CancelDownloadRequest(video_id=video_id))
         with trio.fail_after(10):  # well inside the socket timeout a thread would wait out
             await wait_for(db, "SELECT status::text FROM videos", "pending")
-        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+        assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
     assert await db.value("SELECT attempts FROM videos") == 0  # a cancel is not a failed attempt
 
@@ -78,9 +86,9 @@ async def test_a_worker_killed_mid_download_costs_one_attempt_and_is_replaced(
     async with serving(settings) as (running, api):
         await api("ScheduleCategory", pb.ScheduleCategoryRequest(url=feed, user_id=1))
         await wait_for(db, "SELECT status::text FROM videos", "downloading")
-        workers = await _started_workers()
+        worker = await _downloading_worker(site)
         site.set_mode("victim", "ok")  # the next attempt goes through
-        os.kill(workers[0].pid, signal.SIGKILL)
+        os.kill(worker.pid, signal.SIGKILL)
         await wait_for(db, "SELECT status::text FROM videos", "done")
         assert not running.stopped.is_set()  # the service lived on
 
@@ -171,3 +179,37 @@ async def test_a_listing_in_a_worker_hands_its_pages_over_as_it_reads(
     assert pages == [["v3", "v4"]]
     assert [v.foreign_id for v in rest.videos] == ["v0", "v1", "v2"]
     assert tags == ()  # a media file has no page with tags
+
+
+# The worker's side of the ytdlp package: the only modules that import yt-dlp.
+WORKER_SIDE = {
+    f"scheduler.pipeline.ytdlp.{name}" for name in ("download", "listing", "options", "overrides", "worker")
+}
+
+
+def test_the_services_process_never_imports_yt_dlp() -> None:
+    """Every module of the service but the worker's side, imported in a fresh interpreter,
+    loads no part of yt-dlp: its memory and its import time stay in the workers."""
+    code = f"""
+import importlib, pkgutil, sys
+import scheduler
+for module in pkgutil.walk_packages(scheduler.__path__, "scheduler."):
+    if module.name not in {sorted(WORKER_SIDE)!r} and not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("yt_dlp", "yt_dlp_ejs")))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+async def test_a_worker_tells_the_programs_and_runs_below_the_service(tmp_path: Path) -> None:
+    settings = from_overrides({"downloader": {"js_runtime": "", "ffmpeg": "auto"}}).downloader
+    async with WorkerPool.open(settings) as pool, pool.worker() as worker:
+        programs = await worker.programs(settings)
+        # Below the service in the CPU's queue: the bookkeeping and the API come first.
+        niceness = min(19, psutil.Process().nice() + WORKER_NICENESS)
+        assert psutil.Process(worker.process.pid).nice() == niceness
+        assert await worker.names_a_media_file("http://127.0.0.1/videos/a.mp4")
+        assert not await worker.names_a_media_file("http://127.0.0.1/pages/a.html")
+    assert (programs.js_runtime, programs.js_runtime_problem) == (None, "none configured")
+    assert programs.ffmpeg is not None and programs.ffmpeg.startswith("ffmpeg ")

@@ -9,7 +9,7 @@ from typing import Any
 
 import yt_dlp
 
-from scheduler.pipeline.ytdlp import warm_up
+from scheduler.pipeline.ytdlp.options import warm_up
 from scheduler.pipeline.ytdlp.overrides import FeedAwareGenericIE, GuardedYoutubeDL
 
 ALLOWED = ("127.0.0.1",)

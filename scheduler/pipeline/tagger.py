@@ -21,7 +21,7 @@ from scheduler.errors import DatabaseUnavailable
 from scheduler.pipeline import ytdlp
 from scheduler.pipeline.shared import Backoff, Shared, pause_after
 from scheduler.pipeline.site_gate import Outcome
-from scheduler.pipeline.ytdlp.pool import WorkerDied
+from scheduler.pipeline.ytdlp.pool import Worker, WorkerDied
 from scheduler.work import UntaggedVideo
 
 log = logging.getLogger(__name__)
@@ -45,34 +45,42 @@ async def fetch_tags(
         if video is None:
             await wakeup.wait(seen, sites.poll_wait(shared.settings.schedule.poll_interval_s))
             continue
-        if ytdlp.names_a_media_file(video.url):
-            continue  # a feed's enclosure: no page to read tags from, and no request for nothing
-        holder = f"{shared.owner}:tags:{video.id}"
-        [wait] = await sites.enter("listings", [(video.website, holder)])
-        if wait is not None:  # the site has no room now: another pass takes it
-            await shielded(db.give_back_untagged_video, video)
-            continue
-        outcome: Outcome = None
-        try:
-            outcome = await _fetch(shared, video)
-        finally:
-            await sites.leave("listings", video.website, holder, outcome)
+        await _tag(shared, video)
 
 
-async def _fetch(shared: Shared, video: UntaggedVideo) -> Outcome:
+async def _tag(shared: Shared, video: UntaggedVideo) -> None:
+    sites = shared.sites
+    try:
+        # A worker ready before the site's turn: the request goes out when the turn comes.
+        async with shared.ytdlp.worker() as ytdlp_worker:
+            if await ytdlp_worker.names_a_media_file(video.url):
+                return  # a feed's enclosure: no page to read tags from, and no request for nothing
+            holder = f"{shared.owner}:tags:{video.id}"
+            [wait] = await sites.enter("listings", [(video.website, holder)])
+            if wait is not None:  # the site has no room now: another pass takes it
+                await shielded(shared.db.give_back_untagged_video, video)
+                return
+            outcome: Outcome = None
+            try:
+                outcome = await _fetch(shared, ytdlp_worker, video)
+            finally:
+                await sites.leave("listings", video.website, holder, outcome)
+    except WorkerDied as error:
+        log.warning("video %d: its metadata could not be read: %s", video.id, error)
+
+
+async def _fetch(shared: Shared, ytdlp_worker: Worker, video: UntaggedVideo) -> Outcome:
     settings = shared.settings
     try:
-        # A worker ready before the turn: the request goes out when the turn comes.
-        async with shared.ytdlp.worker() as ytdlp_worker:
-            await shared.sites.wait_turn(video.website)
-            with trio.fail_after(settings.downloader.timeout_s):
-                tags = await ytdlp_worker.video_tags(
-                    video.url,
-                    settings.downloader,
-                    settings.sites.allowed,
-                    shared.cookies.for_website(video.website),
-                )
-    except (ytdlp.YtdlpError, WorkerDied, trio.TooSlowError) as error:
+        await shared.sites.wait_turn(video.website)
+        with trio.fail_after(settings.downloader.timeout_s):
+            tags = await ytdlp_worker.video_tags(
+                video.url,
+                settings.downloader,
+                settings.sites.allowed,
+                shared.cookies.for_website(video.website),
+            )
+    except (ytdlp.YtdlpError, trio.TooSlowError) as error:
         log.warning("video %d: its metadata could not be read: %s", video.id, error or "timed out")
         return "answered" if isinstance(error, ytdlp.YtdlpError) else None
     category = await shared.db.set_fetched_tags(video, list(tags))

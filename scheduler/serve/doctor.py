@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime
 
 import trio
 import trio_asyncio
-import yt_dlp.version
 
 from scheduler.db.probe import probe as probe_database
 from scheduler.findings import Finding
-from scheduler.pipeline import ytdlp
-from scheduler.programs import release_age_days
+from scheduler.pipeline.ytdlp import Programs
+from scheduler.pipeline.ytdlp.pool import WorkerPool
+from scheduler.programs import release_age_days, ytdlp_version
 from scheduler.serve.probes import probe_redis
 from scheduler.settings import Settings, redact
 from scheduler.sites.cookies import CookieJars, day
@@ -46,7 +46,7 @@ def ytdlp_finding(version: str, today: date) -> Finding:
     return Finding("yt-dlp", True, detail)
 
 
-def program_findings(programs: ytdlp.Programs) -> list[Finding]:
+def program_findings(programs: Programs) -> list[Finding]:
     if programs.js_runtime is None:
         problem = programs.js_runtime_problem  # none configured, or it does not run
     elif programs.js_runtime_problem:
@@ -135,11 +135,15 @@ class Servers:
     video_service: VideoService
 
 
-async def diagnose(settings: Settings, jars: CookieJars, servers: Servers) -> list[Finding]:
-    """Every finding, in a fixed order; the probes run at once."""
-    programs = await trio.to_thread.run_sync(ytdlp.detect_programs, settings.downloader)
+async def diagnose(
+    settings: Settings, jars: CookieJars, servers: Servers, ytdlp_workers: WorkerPool
+) -> list[Finding]:
+    """Every finding, in a fixed order; the probes run at once. What yt-dlp finds to run is
+    asked of one of its workers."""
+    async with ytdlp_workers.worker() as worker:
+        programs = await worker.programs(settings.downloader)
     findings = [
-        ytdlp_finding(yt_dlp.version.__version__, datetime.now(UTC).date()),
+        ytdlp_finding(ytdlp_version(), datetime.now(UTC).date()),
         *program_findings(programs),
         *cookie_findings(jars, time.time()),
     ]
@@ -183,8 +187,11 @@ async def diagnose_here(settings: Settings) -> list[Finding]:
     if url := settings.database.url:
         database = functools.partial(trio_asyncio.aio_as_trio(probe_database), url, PROBE_TIMEOUT_S)
     try:
-        async with open_video_service(settings.video_service) as video_service:
+        async with (
+            open_video_service(settings.video_service) as video_service,
+            WorkerPool.open(settings.downloader) as ytdlp_workers,
+        ):
             servers = Servers(database, settings.redis.urls, video_service)
-            return await diagnose(settings, CookieJars(settings.sites.cookies), servers)
+            return await diagnose(settings, CookieJars(settings.sites.cookies), servers, ytdlp_workers)
     except VideoServiceError as error:  # it cannot even be opened (a directory not creatable)
         return [Finding("video service", False, str(error), "check SCHEDULER_VIDEO_SERVICE__*")]

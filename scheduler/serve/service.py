@@ -34,7 +34,6 @@ from scheduler.db.store import Store
 from scheduler.errors import ServerRefused
 from scheduler.findings import Finding
 from scheduler.metrics import Metrics, serve_metrics
-from scheduler.pipeline import ytdlp
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
@@ -73,7 +72,6 @@ async def run(
     stopped = trio.Event()
     asyncio.get_running_loop().set_exception_handler(_log_asyncio_error)
     jars = CookieJars(settings.sites.cookies)  # the files were checked with the settings
-    ytdlp.prepare(settings.downloader)  # before any thread uses yt-dlp
     tls = _tls_context(settings)
     patience = Patience(settings.startup.wait_s, stop_requested)
     try:
@@ -99,7 +97,7 @@ async def run(
             if jars.sites:
                 await nursery.start(keep_cookies, jars, db, metrics)
             servers = Servers(db.ping, redis_urls, video_service)
-            diagnose = functools.partial(doctor.diagnose, settings, jars, servers)
+            diagnose = functools.partial(doctor.diagnose, settings, jars, servers, ytdlp_workers)
             # The servicer runs in asyncio (grpclib); the checks are Trio code.
             diagnose_aio = trio_asyncio.trio_as_aio(diagnose)
             port = await nursery.start(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
@@ -16,32 +15,13 @@ from scheduler.pipeline.sanitize import MAX_THUMBNAIL, image_suffix, without_coo
 from scheduler.pipeline.ytdlp.errors import TooLarge, YtdlpError, check_allowed, failure
 from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
+from scheduler.pipeline.ytdlp.results import Downloaded, Progress
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
 
 VIDEO_STEM = "video"
 THUMBNAIL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
-
-
-@dataclass
-class Progress:
-    """Written by the download (in its worker, whose answers the pool reads into the
-    service's copy), read by the keepers (plain attribute writes)."""
-
-    bytes_done: int = 0
-    bytes_total: int = 0
-
-    def update(self, bytes_done: int, bytes_total: int) -> None:
-        self.bytes_done, self.bytes_total = bytes_done, bytes_total
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    info: dict[str, Any]
-    video_path: Path
-    info_json_path: Path
-    thumbnail_path: Path | None
 
 
 def download(

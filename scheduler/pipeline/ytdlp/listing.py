@@ -8,7 +8,6 @@ import functools
 import hashlib
 import socket
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from http.cookiejar import Cookie
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,16 +18,10 @@ from scheduler.pipeline.sanitize import clean_tags
 from scheduler.pipeline.ytdlp.errors import RefusedUrl, YtdlpError, check_allowed, failure
 from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
+from scheduler.pipeline.ytdlp.results import Listing
 from scheduler.settings import DownloaderSettings
 from scheduler.sites import netguard
 from scheduler.work import ListedVideo
-
-
-@dataclass(frozen=True)
-class Listing:
-    videos: list[ListedVideo]  # oldest first
-    refused: list[str]  # one line per entry dropped by check_url: its Refused reason
-
 
 # A re-sync stops after this many entries in a row that the category holds already (as
 # yt-dlp's --break-on-existing does after one): what follows them is older, and known.

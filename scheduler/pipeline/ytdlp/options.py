@@ -1,10 +1,9 @@
-"""yt-dlp set up as the service runs it: the options every call shares, its log in ours,
-a cancelled Trio task stopping it, and the one-time set-up done before threads start."""
+"""yt-dlp set up as a worker runs it: the options every call shares, its log in ours, the
+one-time set-up, and the programs it finds to run."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from yt_dlp.dependencies import yt_dlp_ejs
@@ -12,6 +11,7 @@ from yt_dlp.postprocessor.ffmpeg import FFmpegMergerPP
 
 from scheduler import programs
 from scheduler.pipeline.ytdlp.overrides import FeedAwareGenericIE, GuardedYoutubeDL, default_extractors
+from scheduler.pipeline.ytdlp.results import Programs
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ def common_options(settings: DownloaderSettings) -> dict[str, Any]:
     return options
 
 
-@dataclass(frozen=True)
-class Programs:
-    """What yt-dlp, set up as for a download, finds to run."""
-
-    js_runtime: str | None  # "deno 2.9.8 at /path" when it would solve challenges with it
-    js_runtime_problem: str  # why it would not ("" when it would)
-    ffmpeg: str | None  # "ffmpeg 9.0.2 at /path" when it can merge streams
-    solver_scripts: str | None  # the yt-dlp-ejs version, when installed
-
-
 def detect_programs(settings: DownloaderSettings) -> Programs:
     """yt-dlp's own detection (it runs each program's --version), for `scheduler doctor`."""
     with GuardedYoutubeDL(common_options(settings), ()) as ydl:
@@ -81,19 +71,16 @@ def detect_programs(settings: DownloaderSettings) -> Programs:
 
 def prepare(settings: DownloaderSettings) -> None:
     """What yt-dlp sets up lazily on first use (its extractor registry) and where the
-    programs it runs are, done once in the calling thread before any worker thread starts:
-    that lazy set-up is not thread-safe (Python's sysconfig read None for EXE under the
-    start's concurrent first calls; one CI run had a process whose every listing then found
-    no extractor), and the first listing, the warm-up and the start's checks would race."""
+    programs it runs are, done once per worker process, at its start (the setup job)."""
     default_extractors()
     programs.js_runtime(settings.js_runtime)
     programs.ffmpeg(settings.ffmpeg)
 
 
 def warm_up() -> None:
-    """What the first downloads would otherwise all pay for at once, done in a thread at
-    start: yt-dlp compiles an extractor's URL patterns the first time it tries it, and a
-    URL only the generic extractor takes is tried against ~1,800 (0.4 s of CPU)."""
+    """What a worker's first job would otherwise pay for, done at the worker's start:
+    yt-dlp compiles an extractor's URL patterns the first time it tries it, and a URL only
+    the generic extractor takes is tried against ~1,800 (0.4 s of CPU)."""
     for ie in (*default_extractors(), FeedAwareGenericIE):
         try:
             ie.suitable("")

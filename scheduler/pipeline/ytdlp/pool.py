@@ -29,8 +29,15 @@ import psutil
 import trio
 
 from scheduler.cleanup import cleanup_scope
-from scheduler.pipeline.ytdlp import Downloaded, Listing, Progress, RefusedUrl, TooLarge, YtdlpError
-from scheduler.pipeline.ytdlp.worker import cookie_as_data, listing_from_data, settings_as_data
+from scheduler.pipeline.ytdlp.protocol import (
+    cookie_as_data,
+    downloaded_from_data,
+    listing_from_data,
+    programs_from_data,
+    raise_failure,
+    settings_as_data,
+)
+from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Progress
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -42,11 +49,6 @@ MAX_LINE = 64 << 20
 MAX_LOG = 4000
 # A worker asked to end (its input closed) is killed if it is still there after this long.
 STOP_S = 1.0
-_FAILURES: dict[str, type[YtdlpError]] = {
-    "YtdlpError": YtdlpError,
-    "RefusedUrl": RefusedUrl,
-    "TooLarge": TooLarge,
-}
 
 
 class WorkerDied(Exception):
@@ -75,14 +77,7 @@ class Worker:
         """ytdlp.download, in this worker: the same result and errors, or WorkerDied."""
         job = _job("download", url, settings, allowed, cookies)
         job |= {"workdir": str(workdir), "listed_thumbnail": listed_thumbnail}
-        done = _done(await self._run(job, progress=progress))
-        thumbnail = done.get("thumbnail_path")
-        return Downloaded(
-            info=done["info"],
-            video_path=Path(done["video_path"]),
-            info_json_path=Path(done["info_json_path"]),
-            thumbnail_path=None if thumbnail is None else Path(thumbnail),
-        )
+        return downloaded_from_data(_done(await self._run(job, progress=progress)))
 
     async def list_category(
         self,
@@ -114,6 +109,16 @@ class Worker:
         """ytdlp.video_tags, in this worker."""
         done = _done(await self._run(_job("tags", url, settings, allowed, cookies)))
         return tuple(str(tag) for tag in done["tags"])
+
+    async def names_a_media_file(self, url: str) -> bool:
+        """Whether the URL names a media file or stream (a feed's enclosure), by yt-dlp's
+        own list of extensions: such a URL has no page that could carry tags."""
+        return bool(_done(await self._run({"job": "media_file", "url": url}))["media_file"])
+
+    async def programs(self, settings: DownloaderSettings) -> Programs:
+        """What yt-dlp, set up as for a download, finds to run (for `scheduler doctor`)."""
+        job = {"job": "programs", "settings": settings_as_data(settings)}
+        return programs_from_data(_done(await self._run(job)))
 
     async def _run(
         self,
@@ -210,8 +215,7 @@ def _job(
 def _done(answer: dict[str, Any]) -> dict[str, Any]:
     """A job's result; its failure raised as the error yt-dlp raised in the worker."""
     if "failed" in answer:
-        failed = answer["failed"]
-        raise _FAILURES.get(failed.get("kind"), YtdlpError)(str(failed.get("message", "")))
+        raise_failure(answer["failed"])
     done: dict[str, Any] = answer["done"]
     return done
 

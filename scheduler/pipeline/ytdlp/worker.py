@@ -2,36 +2,11 @@
 
 The service keeps yt-dlp out of its own process (docs/architecture.md, "yt-dlp in worker
 processes"): each job runs here, and a job that must stop is stopped by killing the
-process. The protocol is JSON lines, one job at a time, plain data both ways (no pickle:
-nothing the worker sends is rebuilt into an object by the service):
-
-  service -> stdin:  {"job": "setup", "settings": {...}}   (first: yt-dlp's one-time set-up)
-                     {"job": "download", "url": ..., "workdir": ..., "settings": {...},
-                      "allowed": [...], "cookies": [{...}, ...], "listed_thumbnail": ...,
-                      "log_level": ...}
-                     {"job": "list", "url": ..., "website": ..., "first": ..., "known":
-                      [[website, foreign_id], ...] or null, "paged": ..., "page_entries":
-                      ..., and settings, allowed, cookies, log_level as above}
-                     {"job": "tags", "url": ..., and settings, allowed, cookies, log_level}
-                     {"go_on": true}   (after each page of a paged listing: stored)
-  worker -> stdout:  {"progress": [bytes_done, bytes_total]}   (at most every 0.1 s)
-                     {"page": {"videos": [...], "refused": [...]}}  (then waits for go_on)
-                     {"log": [level, logger, message]}  (records at the job's "log_level")
-                     {"done": {"info": {...}, "video_path": ..., "info_json_path": ...,
-                               "thumbnail_path": ... or null}}
-                  or {"done": {"videos": [...], "refused": [...]}}   (a listing)
-                  or {"done": {"tags": [...]}}
-                  or {"failed": {"kind": "YtdlpError" | "RefusedUrl" | "TooLarge",
-                                 "message": ...}}
-
-The worker then waits for the next job; the end of stdin ends it, and so does the end of
-the service (a killed service's download does not go on). Anything else that would write
-to stdout (a library's print) goes to stderr instead.
+process. The protocol, and the plain data it carries, is protocol.py's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -40,43 +15,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from http.cookiejar import Cookie
 from pathlib import Path
 from typing import IO, Any
 
-from scheduler.pipeline.ytdlp.download import Progress, download
-from scheduler.pipeline.ytdlp.errors import RefusedUrl, TooLarge, YtdlpError
-from scheduler.pipeline.ytdlp.listing import Listing, list_category, video_tags
-from scheduler.pipeline.ytdlp.options import prepare, warm_up
-from scheduler.settings import DownloaderSettings
-from scheduler.work import ListedVideo
+from scheduler.pipeline.ytdlp.download import download
+from scheduler.pipeline.ytdlp.errors import YtdlpError
+from scheduler.pipeline.ytdlp.listing import list_category, names_a_media_file, video_tags
+from scheduler.pipeline.ytdlp.options import detect_programs, prepare, warm_up
+from scheduler.pipeline.ytdlp.protocol import (
+    cookie_from_data,
+    downloaded_as_data,
+    failure_as_data,
+    listing_as_data,
+    programs_as_data,
+    settings_from_data,
+)
+from scheduler.pipeline.ytdlp.results import Listing, Progress
 
 PROGRESS_INTERVAL_S = 0.1
-
-
-def settings_as_data(settings: DownloaderSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
-
-
-def settings_from_data(data: dict[str, Any]) -> DownloaderSettings:
-    return DownloaderSettings(**data | {"format_sort": tuple(data["format_sort"])})
-
-
-_COOKIE_FIELDS = (
-    "version", "name", "value", "port", "port_specified", "domain", "domain_specified",
-    "domain_initial_dot", "path", "path_specified", "secure", "expires", "discard",
-    "comment", "comment_url", "rfc2109",
-)  # fmt: skip
-
-
-def cookie_as_data(cookie: Cookie) -> dict[str, Any]:
-    return {name: getattr(cookie, name) for name in _COOKIE_FIELDS} | {
-        "rest": dict(vars(cookie).get("_rest", {}))
-    }
-
-
-def cookie_from_data(data: dict[str, Any]) -> Cookie:
-    return Cookie(**{name: data[name] for name in _COOKIE_FIELDS}, rest=dict(data["rest"]))
+WORKER_NICENESS = 10
 
 
 class _ReportedProgress(Progress):
@@ -99,60 +56,31 @@ class _ReportedProgress(Progress):
             self._sent_at, self._unsent = time.monotonic(), False
 
 
-def listing_as_data(listing: Listing) -> dict[str, Any]:
-    return {"videos": [dataclasses.asdict(v) for v in listing.videos], "refused": list(listing.refused)}
-
-
-def listing_from_data(data: dict[str, Any]) -> Listing:
-    videos = [
-        ListedVideo(
-            website=str(v["website"]),
-            foreign_id=str(v["foreign_id"]),
-            url=str(v["url"]),
-            title=str(v["title"]),
-            listed={str(k): str(value) for k, value in v["listed"].items()},
-            tags=tuple(str(t) for t in v["tags"]),
-        )
-        for v in data["videos"]
-    ]
-    return Listing(videos, [str(r) for r in data["refused"]])
-
-
 def run_job(
     job: dict[str, Any], send: Callable[[dict[str, Any]], None], receive: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """One job: its answer ("done" or "failed"); progress and pages are sent on the way,
     and after each page the service's go-ahead is awaited (`receive`)."""
+    kind = job["job"]
+    if kind == "media_file":
+        return {"done": {"media_file": names_a_media_file(job["url"])}}
     settings = settings_from_data(job["settings"])
-    if job["job"] == "setup":  # yt-dlp's one-time set-up, once per worker
+    if kind == "setup":  # yt-dlp's one-time set-up, once per worker
         prepare(settings)
         warm_up()
         return {"done": {}}
+    if kind == "programs":
+        return {"done": programs_as_data(detect_programs(settings))}
     allowed = tuple(job["allowed"])
     cookies = [cookie_from_data(c) for c in job["cookies"]]
     progress = _ReportedProgress(send)
     try:
-        if job["job"] == "download":
-            downloaded = download(
-                job["url"],
-                Path(job["workdir"]),
-                settings,
-                progress,
-                allowed,
-                cookies,
-                job["listed_thumbnail"],
-            )
+        if kind == "download":
+            workdir, thumbnail = Path(job["workdir"]), job["listed_thumbnail"]
+            downloaded = download(job["url"], workdir, settings, progress, allowed, cookies, thumbnail)
             progress.flush()
-            thumbnail = downloaded.thumbnail_path
-            return {
-                "done": {
-                    "info": downloaded.info,
-                    "video_path": str(downloaded.video_path),
-                    "info_json_path": str(downloaded.info_json_path),
-                    "thumbnail_path": None if thumbnail is None else str(thumbnail),
-                }
-            }
-        if job["job"] == "list":
+            return {"done": downloaded_as_data(downloaded)}
+        if kind == "list":
 
             def on_page(page: Listing) -> None:
                 send({"page": listing_as_data(page)})
@@ -171,12 +99,12 @@ def run_job(
                 cookies,
             )
             return {"done": listing_as_data(listing)}
-        if job["job"] == "tags":
+        if kind == "tags":
             return {"done": {"tags": list(video_tags(job["url"], settings, allowed, cookies))}}
-    except (TooLarge, RefusedUrl, YtdlpError) as error:
+    except YtdlpError as error:
         progress.flush()
-        return {"failed": {"kind": type(error).__name__, "message": str(error)}}
-    raise ValueError(f"unknown job: {job['job']!r}")
+        return failure_as_data(error)
+    raise ValueError(f"unknown job: {kind!r}")
 
 
 class _ForwardedLog(logging.Handler):
@@ -230,6 +158,9 @@ def main() -> None:
     # service (Ctrl-C, a stop's SIGTERM to the whole group) must not end a download early.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The service's bookkeeping and API, and the database beside it, come first when the
+    # CPUs are busy: the workers' bulk work waits its turn (docs/performance.md, section 3).
+    os.nice(WORKER_NICENESS)
     _exit_with_parent()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break the protocol
