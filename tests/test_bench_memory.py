@@ -3,6 +3,9 @@ depend on the machine): only that every run delivered its videos whole and was s
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from benchmarks import memory
 from benchmarks.harness import Environment
 
@@ -25,10 +28,18 @@ def test_every_run_delivers_its_videos_whole_while_it_is_sampled(bench_env: Envi
     result = memory.report(bench_env, runs)
 
     measures = {row.measure for row in result.rows}
-    assert {f"growth 4 MiB -> 32 MiB, {sink}" for sink in memory.SINKS} <= measures
+    assert {f"growth 4 MiB -> 32 MiB, {sink} (the service process)" for sink in memory.SINKS} <= measures
     assert {
         "peak RSS, process tree, 7 x 4 MiB at once, horahora",
         "peak RSS, process tree, any run",
     } <= measures
     assert "peak RSS, the service process alone, 7 at once" in measures
     assert [chart.name for chart in result.charts] == ["memory.png"] and result.charts[0].exists()
+
+
+def test_disk_use_counts_a_hard_linked_file_once(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "video.mp4").write_bytes(b"x" * 1000)
+    os.link(tmp_path / "work" / "video.mp4", tmp_path / "video.mp4")
+    (tmp_path / "info.json").write_bytes(b"{}")
+    assert memory.disk_use(tmp_path) == 1002
