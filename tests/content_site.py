@@ -148,6 +148,7 @@ class ContentSite(ThreadingHTTPServer):
         self._done = threading.Condition(self._lock)
         self._videos: dict[str, Video] = {}
         self._video_modes: dict[str, VideoMode] = {}
+        self._page_holds: dict[str, threading.Event] = {}
         self._feeds: dict[str, list[str]] = {}
         self._feed_modes: dict[str, FeedMode] = {}
         self._feed_thumbnails: dict[str, Thumbnails] = {}
@@ -267,6 +268,20 @@ class ContentSite(ThreadingHTTPServer):
             raise ValueError(mode)
         with self._lock:
             self._feed_modes[name] = mode
+
+    def hold_page(self, video_id: str) -> threading.Event:
+        """The video's page (add_page_video) is answered only once the event returned is
+        set: a metadata fetch held in flight, for something to happen meanwhile."""
+        release = threading.Event()
+        with self._lock:
+            self._page_holds[video_id] = release
+        return release
+
+    def _wait_for_page(self, video_id: str) -> None:
+        with self._lock:
+            release = self._page_holds.get(video_id)
+        if release is not None:
+            release.wait(_Handler.timeout)
 
     def require_cookie(self, video_id: str, cookie: str) -> None:
         """Serve the video only to requests whose Cookie header holds `cookie` ("name=value")."""
@@ -440,6 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "videos" and dot and ext == "mp4":
             self._video(name, body)
         elif kind == "pages" and dot and ext == "html" and self.server._lookup_video(name)[0]:
+            self.server._wait_for_page(name)
             self._whole(HTTPStatus.OK, "text/html; charset=utf-8", self.server.page_html(name), body)
         elif kind == "streams":
             self._stream_file(*urllib.parse.unquote(rest).partition("/")[::2], body)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from scheduler.pipeline.pipeline import remove_dead_work_directories
@@ -238,6 +239,41 @@ async def test_postgresql_going_away_and_coming_back(redis_url: str, tmp_path: P
                             await trio.sleep(0.2)
                     await wait_for(db, "SELECT status::text FROM videos WHERE foreign_id = 'after'", "done")
                 assert await db.value("SELECT count(*) FROM videos WHERE lease_owner IS NOT NULL") == 0
+    finally:
+        await trio.to_thread.run_sync(postgres.stop)
+
+
+async def test_the_database_going_away_while_tags_are_fetched_is_waited_out(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With approval required, the tagger fetches a video's metadata; the database goes
+    away before it can store the tags. The video stays as it was; the service lives on."""
+    from scheduler import embedded
+    from tests.conftest import Database as DirectSql
+
+    postgres = await trio.to_thread.run_sync(embedded.start_postgres, tmp_path / "postgres")
+    db = DirectSql(postgres.url)
+    try:
+        with content_site() as site:
+            site.add_page_video("held", tags=("MAD",))
+            release = site.hold_page("held")
+            settings = pipeline_settings(postgres.url, redis_url, tmp_path, approval={"required": True})
+            async with serving(settings) as (running, api):
+                await api(
+                    "ScheduleCategory", pb.ScheduleCategoryRequest(url=site.feed("f", ["held"]), user_id=1)
+                )
+                with trio.fail_after(20):
+                    # Polled on purpose: the site answers in a thread of its own.
+                    while not site.requests_for("/pages/held.html"):  # noqa: ASYNC110
+                        await trio.sleep(0.05)
+                    await trio.to_thread.run_sync(postgres.stop)
+                    release.set()
+                    while not any("its tags could not be stored" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                        await trio.sleep(0.05)
+                assert not running.stopped.is_set()
+                postgres = await trio.to_thread.run_sync(embedded.start_postgres, tmp_path / "postgres")
+                await wait_for(db, "SELECT content_category FROM videos WHERE foreign_id = 'held'", "General")
+            assert await db.value("SELECT metadata_fetched FROM videos") is True
     finally:
         await trio.to_thread.run_sync(postgres.stop)
 

@@ -83,6 +83,10 @@ async def _fetch(shared: Shared, ytdlp_worker: Worker, video: UntaggedVideo) -> 
     except (ytdlp.YtdlpError, trio.TooSlowError) as error:
         log.warning("video %d: its metadata could not be read: %s", video.id, error or "timed out")
         return "answered" if isinstance(error, ytdlp.YtdlpError) else None
-    category = await shared.db.set_fetched_tags(video, list(tags))
-    log.info("video %d: %d tags from its metadata: %s", video.id, len(tags), category)
+    try:
+        category = await shared.db.set_fetched_tags(video, list(tags))
+    except DatabaseUnavailable as error:  # the video stays as it was (General), like a failed fetch
+        log.warning("video %d: its tags could not be stored: %s", video.id, error)
+    else:
+        log.info("video %d: %d tags from its metadata: %s", video.id, len(tags), category)
     return "served"
