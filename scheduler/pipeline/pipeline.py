@@ -99,13 +99,7 @@ class Pipeline:
         self._work_root = settings.data_dir / "work" / self.owner
         self._stop = StopTally()
         self._downloader = Downloader(
-            self._shared,
-            redlock,
-            video_service,
-            self._slots,
-            self.inflight,
-            self._work_root,
-            self._stop,
+            self._shared, redlock, video_service, self._slots, self.inflight, self._work_root, self._stop
         )
 
     def drain(self, grace_s: float) -> None:

@@ -1,4 +1,4 @@
-"""The yt-dlp worker processes (worker.py, whose docstring is the protocol): started and
+"""The yt-dlp worker processes (worker.py; the protocol is protocol.py's): started and
 set up before they are needed, one job at a time each, killed when a job must stop,
 replaced when one dies, and recycled after WORKER_MAX_JOBS jobs or past
 WORKER_MAX_RSS_MB.
