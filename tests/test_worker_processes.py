@@ -24,7 +24,6 @@ from scheduler.pipeline.ytdlp.protocol import (
     settings_as_data,
     settings_from_data,
 )
-from scheduler.pipeline.ytdlp.worker import WORKER_NICENESS
 from scheduler.settings import from_overrides
 from scheduler.sites.cookies import CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
@@ -202,13 +201,10 @@ print(sorted(name for name in sys.modules if name.split(".")[0] in ("yt_dlp", "y
     assert run.stdout.strip() == "[]"
 
 
-async def test_a_worker_tells_the_programs_and_runs_below_the_service(tmp_path: Path) -> None:
+async def test_a_worker_tells_the_programs_and_whether_a_url_names_a_media_file(tmp_path: Path) -> None:
     settings = from_overrides({"downloader": {"js_runtime": "", "ffmpeg": "auto"}}).downloader
     async with WorkerPool.open(settings) as pool, pool.worker() as worker:
         programs = await worker.programs(settings)
-        # Below the service in the CPU's queue: the bookkeeping and the API come first.
-        niceness = min(19, psutil.Process().nice() + WORKER_NICENESS)
-        assert psutil.Process(worker.process.pid).nice() == niceness
         assert await worker.names_a_media_file("http://127.0.0.1/videos/a.mp4")
         assert not await worker.names_a_media_file("http://127.0.0.1/pages/a.html")
     assert (programs.js_runtime, programs.js_runtime_problem) == (None, "none configured")

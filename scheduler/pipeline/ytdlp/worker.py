@@ -33,7 +33,6 @@ from scheduler.pipeline.ytdlp.protocol import (
 from scheduler.pipeline.ytdlp.results import Listing, Progress
 
 PROGRESS_INTERVAL_S = 0.1
-WORKER_NICENESS = 10
 
 
 class _ReportedProgress(Progress):
@@ -158,9 +157,6 @@ def main() -> None:
     # service (Ctrl-C, a stop's SIGTERM to the whole group) must not end a download early.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # The service's bookkeeping and API, and the database beside it, come first when the
-    # CPUs are busy: the workers' bulk work waits its turn (docs/performance.md, section 3).
-    os.nice(WORKER_NICENESS)
     _exit_with_parent()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not break the protocol
