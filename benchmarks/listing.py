@@ -282,7 +282,7 @@ async def _child_ours(url: str, size: int, dsn: str) -> dict[str, Any]:
     )
     try:
         category_id = await conn.fetchval(CATEGORY, url, HOST)
-        category = ClaimedCategory(**dict(await conn.fetchrow(SQL["claim_category"], OWNER, lease_s, [])))
+        category = ClaimedCategory.from_row(await conn.fetchrow(SQL["claim_category"], OWNER, lease_s, []))
         assert category.id == category_id and category.sync_count == 0
         queries = store.pipeline(OWNER)
         loop = asyncio.get_running_loop()

@@ -294,7 +294,7 @@ async def _claim(conn: Any, category_id: int) -> ClaimedCategory:
     done at once)."""
     await conn.execute("ANALYZE")
     await conn.execute("UPDATE categories SET next_sync_at = now() WHERE id = $1", category_id)
-    category = ClaimedCategory(**dict(await conn.fetchrow(SQL["claim_category"], OWNER, 600.0, [])))
+    category = ClaimedCategory.from_row(await conn.fetchrow(SQL["claim_category"], OWNER, 600.0, []))
     assert category.id == category_id  # the only one due
     return category
 

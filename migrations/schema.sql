@@ -7,7 +7,7 @@ CREATE TYPE approval_state AS ENUM ('unreviewed', 'approved', 'rejected');
 
 CREATE TYPE category_kind AS ENUM ('url', 'tag', 'channel', 'playlist');
 
-CREATE TYPE video_status AS ENUM ('pending', 'queued', 'downloading', 'uploading', 'done', 'failed');
+CREATE TYPE video_status AS ENUM ('pending', 'queued', 'downloading', 'uploading', 'done', 'failed', 'skipped');
 
 CREATE TABLE archival_events (
     id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
@@ -31,14 +31,16 @@ CREATE TABLE categories (
     lease_expires_at timestamp with time zone,
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     sync_count integer NOT NULL DEFAULT 0,
-    claim_base double precision NOT NULL DEFAULT 0
+    claim_base double precision NOT NULL DEFAULT 0,
+    profile jsonb NOT NULL DEFAULT '{}'::jsonb
 );
 
 CREATE TABLE category_counts (
     category_id bigint NOT NULL,
     total_videos bigint NOT NULL DEFAULT 0,
     archived_videos bigint NOT NULL DEFAULT 0,
-    undownloadable_videos bigint NOT NULL DEFAULT 0
+    undownloadable_videos bigint NOT NULL DEFAULT 0,
+    skipped_videos bigint NOT NULL DEFAULT 0
 );
 
 CREATE TABLE category_queues (
@@ -147,7 +149,8 @@ CREATE TABLE videos (
     tags text[] NOT NULL DEFAULT '{}'::text[],
     content_category text NOT NULL DEFAULT 'General'::text,
     metadata_fetched boolean NOT NULL DEFAULT false,
-    deferred boolean NOT NULL DEFAULT false
+    deferred boolean NOT NULL DEFAULT false,
+    skip_reason text
 );
 
 ALTER TABLE archival_events ADD CONSTRAINT archival_events_category_id_fkey FOREIGN KEY (category_id) REFERENCES categories(id) ON DELETE CASCADE;
@@ -248,6 +251,8 @@ ALTER TABLE videos ADD CONSTRAINT videos_foreign_id_check CHECK ((foreign_id <> 
 
 ALTER TABLE videos ADD CONSTRAINT videos_pkey PRIMARY KEY (id);
 
+ALTER TABLE videos ADD CONSTRAINT videos_skip_reason_check CHECK (((status = 'skipped'::video_status) = (skip_reason IS NOT NULL)));
+
 ALTER TABLE videos ADD CONSTRAINT videos_url_check CHECK ((url <> ''::text));
 
 ALTER TABLE videos ADD CONSTRAINT videos_website_check CHECK ((website <> ''::text));
@@ -320,11 +325,14 @@ CREATE OR REPLACE FUNCTION public.count_added_videos()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    INSERT INTO category_counts AS n (category_id, total_videos, archived_videos, undownloadable_videos)
-    SELECT category_id, count(*), count(*) FILTER (WHERE archived), count(*) FILTER (WHERE undownloadable)
+    INSERT INTO category_counts AS n (category_id, total_videos, archived_videos, undownloadable_videos,
+                                      skipped_videos)
+    SELECT category_id, count(*), count(*) FILTER (WHERE archived), count(*) FILTER (WHERE undownloadable),
+           count(*) FILTER (WHERE skipped)
     FROM (
         SELECT a.category_id, v.status = 'done' AS archived,
-               v.status = 'failed' OR v.approval = 'rejected' AS undownloadable
+               v.status = 'failed' OR v.approval = 'rejected' AS undownloadable,
+               v.status = 'skipped' AS skipped
         FROM added a JOIN videos v ON v.id = a.video_id
         ORDER BY v.id
         FOR NO KEY UPDATE OF v
@@ -334,7 +342,8 @@ BEGIN
     ON CONFLICT (category_id) DO UPDATE
         SET total_videos = n.total_videos + EXCLUDED.total_videos,
             archived_videos = n.archived_videos + EXCLUDED.archived_videos,
-            undownloadable_videos = n.undownloadable_videos + EXCLUDED.undownloadable_videos;
+            undownloadable_videos = n.undownloadable_videos + EXCLUDED.undownloadable_videos,
+            skipped_videos = n.skipped_videos + EXCLUDED.skipped_videos;
     RETURN NULL;
 END
 $function$;
@@ -344,22 +353,24 @@ CREATE OR REPLACE FUNCTION public.count_changed_videos()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    INSERT INTO category_counts AS n (category_id, archived_videos, undownloadable_videos)
-    SELECT cv.category_id, sum(c.archived), sum(c.undownloadable)
+    INSERT INTO category_counts AS n (category_id, archived_videos, undownloadable_videos, skipped_videos)
+    SELECT cv.category_id, sum(c.archived), sum(c.undownloadable), sum(c.skipped)
     FROM (
         SELECT id,
                (a.status = 'done')::int - (b.status = 'done')::int AS archived,
                (a.status = 'failed' OR a.approval = 'rejected')::int
-                   - (b.status = 'failed' OR b.approval = 'rejected')::int AS undownloadable
+                   - (b.status = 'failed' OR b.approval = 'rejected')::int AS undownloadable,
+               (a.status = 'skipped')::int - (b.status = 'skipped')::int AS skipped
         FROM new_rows a JOIN old_rows b USING (id)
     ) c
     JOIN category_videos cv ON cv.video_id = c.id
-    WHERE c.archived <> 0 OR c.undownloadable <> 0
+    WHERE c.archived <> 0 OR c.undownloadable <> 0 OR c.skipped <> 0
     GROUP BY cv.category_id
     ORDER BY cv.category_id
     ON CONFLICT (category_id) DO UPDATE
         SET archived_videos = n.archived_videos + EXCLUDED.archived_videos,
-            undownloadable_videos = n.undownloadable_videos + EXCLUDED.undownloadable_videos;
+            undownloadable_videos = n.undownloadable_videos + EXCLUDED.undownloadable_videos,
+            skipped_videos = n.skipped_videos + EXCLUDED.skipped_videos;
     RETURN NULL;
 END
 $function$;

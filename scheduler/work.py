@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scheduler.profiles import Profile, from_json
+from scheduler.profiles.model import DEFAULT
+
 
 @dataclass(frozen=True)
 class ClaimedCategory:
@@ -19,6 +22,16 @@ class ClaimedCategory:
     backoff_factor: int
     sync_count: int
     disable_download_cache: bool
+    profile: Profile = DEFAULT
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ClaimedCategory:
+        return cls(**{**row, "profile": from_json(row["profile"])})
+
+
+# A listing entry's fields as kept: its own title, description, uploader, thumbnail (text),
+# and what the profiles' filters read (profiles.filters.FIELDS: dates, duration, live...).
+Listed = dict[str, str | int | float]
 
 
 @dataclass(frozen=True)
@@ -27,7 +40,7 @@ class ListedVideo:
     foreign_id: str
     url: str
     title: str
-    listed: dict[str, str]  # the entry's own title, description, uploader, thumbnail
+    listed: Listed
     tags: tuple[str, ...] = ()  # the entry's tags, when the listing carries them
 
 
@@ -46,17 +59,24 @@ class ClaimedVideo:
     foreign_id: str
     url: str
     title: str
-    listed: dict[str, str]
+    listed: Listed
     attempts: int
     category_id: int  # the category the delivery is recorded under
     disable_download_cache: bool
+    profiles: tuple[Profile, ...] = ()  # of the subscribed categories listing it, by id
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ClaimedVideo:
         """The claim's row: `listed` is the listing entry as JSON text, and a video no
-        category lists any more has no `disable_download_cache` (NULL)."""
-        fields = {**row, "listed": json.loads(row["listed"])}
-        return cls(**fields | {"disable_download_cache": bool(row["disable_download_cache"])})
+        category lists any more has no `disable_download_cache` (NULL) and no profiles."""
+        return cls(
+            **{
+                **row,
+                "listed": json.loads(row["listed"]),
+                "disable_download_cache": bool(row["disable_download_cache"]),
+                "profiles": tuple(from_json(p) for p in row["profiles"] or ()),
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,37 +87,37 @@ def _admin(postgres_url: str, *statements: str) -> None:
     asyncio.run(execute())
 
 
-@pytest.fixture(scope="session")
-def template_database(postgres_url: str) -> Iterator[str]:
-    name = f"scheduler_template_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}"')
+@contextmanager
+def scratch_database(postgres_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own (a copy of `template`, else empty), dropped afterwards: its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copied = f' TEMPLATE "{template}"' if template else ""
+    _admin(postgres_url, f'CREATE DATABASE "{name}"{copied}')
     try:
-        asyncio.run(migrate(database_url_for(postgres_url, name)))
         yield name
     finally:
         _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def template_database(postgres_url: str) -> Iterator[str]:
+    with scratch_database(postgres_url, "scheduler_template") as name:
+        asyncio.run(migrate(database_url_for(postgres_url, name)))
+        yield name
+
+
 @pytest.fixture
 def database_url(postgres_url: str, template_database: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own."""
-    name = f"scheduler_test_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    try:
+    with scratch_database(postgres_url, "scheduler_test", template_database) as name:
         yield database_url_for(postgres_url, name)
-    finally:
-        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def empty_database_url(postgres_url: str) -> Iterator[str]:
     """A fresh database without the schema, for the migration runner's tests."""
-    name = f"scheduler_empty_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_url, f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database(postgres_url, "scheduler_empty") as name:
         yield database_url_for(postgres_url, name)
-    finally:
-        _admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def service_settings(

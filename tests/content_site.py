@@ -37,6 +37,12 @@ a request that sends that cookie: others get 401 (a login-only video).
 `add_stream(video_id, directory, entry)` adds a video served as a stream: the feed
 encloses `directory/entry` (an HLS master playlist or a DASH manifest, see
 tests/stream_media.py) and every file of the directory is served beside it.
+`add_stream(..., live=True)`: a stream still live (its HLS playlists are served without
+their end), which yt-dlp recognises from the playlist alone.
+
+For the download profiles' filters, a feed item carries its pubDate, its title and, given
+`add_video(..., duration=S)`, its <itunes:duration>; `add_video(..., short=True)` serves
+the video under /shorts/, as YouTube serves its shorts.
 """
 
 from __future__ import annotations
@@ -99,6 +105,8 @@ class Video:
     tags: tuple[str, ...] = ()  # the item's <category> elements
     stream_directory: Path | None = None  # a stream's files (add_stream)
     page: bool = False  # the feed encloses its page, which carries its tags (add_page_video)
+    duration: float | None = None  # the item's <itunes:duration>
+    live: bool = False  # a stream still live: its playlists have no end (add_stream)
 
 
 @dataclass
@@ -168,10 +176,14 @@ class ContentSite(ThreadingHTTPServer):
         published: datetime | None = None,
         description: str | None = None,
         tags: tuple[str, ...] = (),
+        duration: float | None = None,
+        short: bool = False,
     ) -> Video:
         """Add (or replace) a video. Its default pubDate is EPOCH plus one minute per video
-        added before it, so videos added in order are oldest first."""
+        added before it, so videos added in order are oldest first. `duration` goes into
+        its feed item (<itunes:duration>); a `short` is served under /shorts/, as YouTube's."""
         quoted = urllib.parse.quote(video_id, safe="")
+        kind = "shorts" if short else "videos"
         with self._lock:
             video = Video(
                 id=video_id,
@@ -179,10 +191,11 @@ class ContentSite(ThreadingHTTPServer):
                 title=title if title is not None else f"Video {video_id}",
                 published=published or EPOCH + timedelta(minutes=len(self._videos)),
                 description=description if description is not None else f"About {video_id}.",
-                url=f"{self.url}/videos/{quoted}.mp4",
-                path=f"/videos/{quoted}.mp4",
+                url=f"{self.url}/{kind}/{quoted}.mp4",
+                path=f"/{kind}/{quoted}.mp4",
                 thumbnail_url=f"{self.url}/thumbs/{quoted}.jpg",
                 tags=tuple(tags),
+                duration=duration,
             )
             self._videos[video_id] = video
         return video
@@ -219,8 +232,11 @@ class ContentSite(ThreadingHTTPServer):
             f'<script type="application/ld+json">{json.dumps(data)}</script></head><body></body></html>'
         ).encode()
 
-    def add_stream(self, video_id: str, directory: Path, entry: str, title: str | None = None) -> Video:
-        """Add a video served as the stream `directory/entry` (master.m3u8 or manifest.mpd)."""
+    def add_stream(
+        self, video_id: str, directory: Path, entry: str, title: str | None = None, live: bool = False
+    ) -> Video:
+        """Add a video served as the stream `directory/entry` (master.m3u8 or manifest.mpd);
+        `live`: an HLS stream still live (its playlists are served without their end)."""
         quoted = urllib.parse.quote(video_id, safe="")
         mime_type = STREAM_TYPES[Path(entry).suffix]
         video = replace(
@@ -229,6 +245,7 @@ class ContentSite(ThreadingHTTPServer):
             path=f"/streams/{quoted}/{entry}",
             mime_type=mime_type,
             stream_directory=directory,
+            live=live,
         )
         with self._lock:
             self._videos[video_id] = video
@@ -386,6 +403,8 @@ class ContentSite(ThreadingHTTPServer):
                 extra += f"\n      <itunes:image href={quoteattr(v.thumbnail_url)}/>"
             if not v.page:
                 extra += "".join(f"\n      <category>{escape(tag)}</category>" for tag in v.tags)
+            if v.duration is not None:
+                extra += f"\n      <itunes:duration>{v.duration:g}</itunes:duration>"
             items.append(
                 f"""    <item>
       <title>{escape(v.title)}</title>
@@ -414,6 +433,7 @@ STREAM_TYPES = {
     ".mpd": "application/dash+xml",
     ".ts": "video/mp2t",
     ".m4s": "video/iso.segment",
+    ".vtt": "text/vtt",
 }
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
@@ -452,7 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
         name, dot, ext = urllib.parse.unquote(rest).rpartition(".")
         if kind == "feeds" and dot and ext == "xml":
             self._feed(name, body)
-        elif kind == "videos" and dot and ext == "mp4":
+        elif kind in ("videos", "shorts") and dot and ext == "mp4":
             self._video(name, body)
         elif kind == "pages" and dot and ext == "html" and self.server._lookup_video(name)[0]:
             self.server._wait_for_page(name)
@@ -510,7 +530,11 @@ class _Handler(BaseHTTPRequestHandler):
         if directory is None or "/" in name or not (directory / name).is_file():
             return self._error(HTTPStatus.NOT_FOUND)
         content_type = STREAM_TYPES.get(Path(name).suffix, "application/octet-stream")
-        self._whole(HTTPStatus.OK, content_type, (directory / name).read_bytes(), body)
+        data = (directory / name).read_bytes()
+        if video is not None and video.live and name.endswith(".m3u8"):
+            # A live playlist has no end yet, and is no VOD.
+            data = data.replace(b"#EXT-X-ENDLIST\n", b"").replace(b"#EXT-X-PLAYLIST-TYPE:VOD\n", b"")
+        self._whole(HTTPStatus.OK, content_type, data, body)
 
     def _video(self, video_id: str, body: bool) -> None:
         video, mode = self.server._lookup_video(video_id)

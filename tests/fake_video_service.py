@@ -14,6 +14,7 @@ HTTP (the contract of scheduler/video_service/http.py; http.server in a thread):
     async with running_fake_http() as fake:
         async with HttpVideoService(fake.url, timeout_s=5) as service: ...
         fake.uploads, fake.requests, fake.fail_next_uploads, fake.hang
+        fake.uploads[0].subtitles  # {"ja.vtt": b"WEBVTT..."}: the `subtitle` parts
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ class HttpUpload:
     content_types: dict[str, str]
     headers: dict[str, str]  # the request's headers, lower-case names
     video_id: str
+    # The `subtitle` parts (there may be several): file name ("ja.vtt") -> bytes, and Content-Type.
+    subtitles: dict[str, bytes] = field(default_factory=dict)
+    subtitle_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -278,6 +282,12 @@ def _parse_upload(content_type: str, body: bytes, headers: dict[str, str]) -> Ht
         name = disposition["name"].strip('"')
         if name == "metadata":
             upload.metadata = json.loads(data)
+        elif name == "subtitle":
+            filename = disposition["filename"].strip('"')
+            assert filename not in upload.subtitles, f"two subtitles named {filename}"
+            upload.subtitles[filename] = data
+            upload.subtitle_types[filename] = part_headers["Content-Type"]
+            continue
         else:
             upload.files[name] = data
             upload.filenames[name] = disposition["filename"].strip('"')

@@ -2,7 +2,7 @@
 
 - HLS as Niconico serves it: a master playlist whose video renditions (1280x720 and
   640x360) carry no audio and point at a separate audio rendition, every segment
-  AES-128 encrypted;
+  AES-128 encrypted, with WebVTT subtitle renditions in Japanese and English (SUBTITLES);
 - DASH as YouTube serves it: one manifest, the same two video representations and an
   audio one, each its own stream.
 
@@ -22,6 +22,8 @@ from scheduler import programs
 SECONDS = 2
 HIGH, LOW = (1280, 720), (640, 360)
 KEY = bytes(range(16))  # the AES-128 key
+# The HLS stream's subtitle tracks: language -> (its name, its one cue).
+SUBTITLES = {"ja": ("日本語", "こんにちは"), "en": ("English", "Hello")}
 _VIDEO = f"testsrc2=size=1280x720:rate=25:duration={SECONDS}"
 _AUDIO = f"sine=frequency=440:sample_rate=44100:duration={SECONDS}"
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25"]
@@ -57,12 +59,26 @@ def make(root: Path) -> StreamMedia:
     _run("-f", "lavfi", "-i", _AUDIO, "-c:a", "aac", "-b:a", "64k",
          *encrypted, hls / "key.info", "-hls_segment_filename", hls / "audio_%d.ts",
          hls / "audio.m3u8")  # fmt: skip
+    subtitles = ""
+    for language, (name, cue) in SUBTITLES.items():
+        (hls / f"subs_{language}_0.vtt").write_text(f"WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n{cue}\n")
+        (hls / f"subs_{language}.m3u8").write_text(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{SECONDS}.0,\nsubs_{language}_0.vtt\n#EXT-X-ENDLIST\n"
+        )
+        subtitles += (
+            f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="{name}",LANGUAGE="{language}",'
+            f'URI="subs_{language}.m3u8"\n'
+        )
     (hls / "master.m3u8").write_text(
         "#EXTM3U\n"
         '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="main",DEFAULT=YES,AUTOSELECT=YES,URI="audio.m3u8"\n'
-        '#EXT-X-STREAM-INF:BANDWIDTH=1600000,RESOLUTION=1280x720,CODECS="avc1.640020,mp4a.40.2",AUDIO="audio"\n'
+        + subtitles
+        + '#EXT-X-STREAM-INF:BANDWIDTH=1600000,RESOLUTION=1280x720,CODECS="avc1.640020,mp4a.40.2",'
+        'AUDIO="audio",SUBTITLES="subs"\n'
         "v720.m3u8\n"
-        '#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2",AUDIO="audio"\n'
+        '#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=640x360,CODECS="avc1.64001e,mp4a.40.2",'
+        'AUDIO="audio",SUBTITLES="subs"\n'
         "v360.m3u8\n"
     )
     _run("-f", "lavfi", "-i", _VIDEO, "-f", "lavfi", "-i", _AUDIO,

@@ -451,8 +451,31 @@ def test_an_idn_entry_allows_its_host_or_is_refused(monkeypatch: pytest.MonkeyPa
             {"SCHEDULER_DOWNLOADER__FORMAT_SORT": '["", "res"]'},
             "SCHEDULER_DOWNLOADER__FORMAT_SORT: must be a list",
         ),
+        (
+            {"SCHEDULER_VIDEO_SERVICE__LAYOUT": "flat"},
+            "SCHEDULER_VIDEO_SERVICE__LAYOUT: must be one of id, library, got 'flat'",
+        ),
+        (
+            {"SCHEDULER_VIDEO_SERVICE__LAYOUT": "Library"},
+            "SCHEDULER_VIDEO_SERVICE__LAYOUT: must be one of id, library, got 'Library'",
+        ),
+        (
+            {"SCHEDULER_VIDEO_SERVICE__LAYOUT": "1"},
+            "SCHEDULER_VIDEO_SERVICE__LAYOUT: must be one of id, library",
+        ),
     ],
-    ids=["kind", "horahora-address", "http-url", "proxy", "workers", "lease", "format-sort"],
+    ids=[
+        "kind",
+        "horahora-address",
+        "http-url",
+        "proxy",
+        "workers",
+        "lease",
+        "format-sort",
+        "layout",
+        "layout-case",
+        "layout-number",
+    ],
 )
 def test_pipeline_settings_are_checked_too(
     monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
@@ -474,6 +497,16 @@ def test_the_directory_video_service_defaults_under_the_data_dir(monkeypatch: py
 
     assert settings.video_service.kind == "directory"
     assert settings.video_service.directory == Path("/srv/archive/media")
+    assert settings.video_service.layout == "id"
+
+
+def test_the_library_layout_is_chosen_by_its_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SCHEDULER_VIDEO_SERVICE__LAYOUT", "library")
+    assert load().video_service.layout == "library"
+
+    monkeypatch.delenv("SCHEDULER_VIDEO_SERVICE__LAYOUT")
+    config = write(tmp_path / "settings.toml", '[video_service]\nlayout = "library"\n')
+    assert load(config).video_service.layout == "library"
 
 
 # Who may reach the API

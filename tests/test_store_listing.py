@@ -36,12 +36,12 @@ async def lease(conn: Any, category: ClaimedCategory) -> ClaimedCategory:
     row = await conn.fetchrow(
         """
         UPDATE categories SET lease_owner = $2, lease_expires_at = now() + interval '1 hour' WHERE id = $1
-        RETURNING id, url, website, backoff_factor, sync_count, disable_download_cache
+        RETURNING id, url, website, backoff_factor, sync_count, disable_download_cache, profile::text
         """,
         category.id,
         OWNER,
     )
-    return ClaimedCategory(**dict(row))
+    return ClaimedCategory.from_row(row)
 
 
 async def leased_category(conn: Any, name: str, subscribers: int) -> ClaimedCategory:
@@ -130,6 +130,7 @@ async def test_a_video_another_sync_inserts_meanwhile_is_listed_in_both_categori
                     *([getattr(v, f) for v in videos] for f in ("website", "foreign_id", "url", "title")),
                     ['{"title": "title of shared"}'],
                     True,  # a first listing
+                    [""],  # the profile wants it
                 )
                 ours = asyncio.create_task(queries.finish_sync(big, videos, [], **BACKOFF))
                 # Polled on purpose: the wait happens in the server.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,9 +20,10 @@ from hypothesis import strategies as st
 
 from scheduler.settings import VideoServiceSettings
 from scheduler.video_service.base import DownloadedVideo, VideoMetadata, VideoService, VideoServiceError
-from scheduler.video_service.directory import DirectoryVideoService, safe_name
+from scheduler.video_service.directory import DirectoryVideoService
 from scheduler.video_service.horahora import CHUNK_SIZE, HorahoraVideoService
 from scheduler.video_service.http import HttpVideoService
+from scheduler.video_service.naming import safe_name
 from scheduler.video_service.open import open_video_service
 from tests.fake_video_service import FakeHorahora, FakeHttp, running_fake_horahora, running_fake_http
 from tests.support import free_port
@@ -176,8 +178,10 @@ async def test_an_upload_arrives_whole(backend: Backend, tmp_path: Path) -> None
     assert video.thumbnail_path is not None
     assert stored.thumbnail == video.thumbnail_path.read_bytes()
     meta = video.metadata
-    # Horahora's wire contract has no field for the content category; the others carry it.
+    # Horahora's wire contract has no field for the content category or the upload date
+    # (they are in its raw metadata, the info JSON); the others carry them.
     assert stored.metadata.pop("category", meta.category) == meta.category
+    assert stored.metadata.pop("upload_date", meta.upload_date) == meta.upload_date
     assert stored.metadata == {
         "website": meta.website,
         "foreign_id": meta.foreign_id,
@@ -313,6 +317,46 @@ async def test_http_upload_is_multipart_with_a_known_length(http: FakeHttp, tmp_
     }
     assert "transfer-encoding" not in upload.headers
     assert int(upload.headers["content-length"]) > video.video_path.stat().st_size
+
+
+async def test_http_sends_each_subtitle_as_a_part_of_its_own(http: FakeHttp, tmp_path: Path) -> None:
+    video = make_video(tmp_path, size=10, info_size=10)
+    subtitles = []
+    for name in ("video file.ja.vtt", "video file.en-US.srt", "video file.ja.ass"):
+        path = video.video_path.with_name(name)
+        path.write_text(f"subtitle {name}", "utf-8")
+        subtitles.append(path)
+    video = dataclasses.replace(video, subtitle_paths=tuple(subtitles))
+    async with HttpVideoService(http.url, 10.0) as service:
+        await service.upload(video)
+
+    (upload,) = http.uploads
+    assert upload.subtitles == {
+        "ja.vtt": b"subtitle video file.ja.vtt",
+        "en-US.srt": b"subtitle video file.en-US.srt",
+        "ja.ass": b"subtitle video file.ja.ass",
+    }
+    assert upload.subtitle_types == {
+        "ja.vtt": "text/vtt",
+        "en-US.srt": "application/x-subrip",
+        "ja.ass": "text/x-ssa",
+    }
+    assert upload.files["video"] == video.video_path.read_bytes()
+
+
+async def test_horahora_takes_a_video_with_subtitles_without_them(
+    horahora: FakeHorahora, tmp_path: Path
+) -> None:
+    """Its wire has no place for subtitles (docs/video-services.md): they are dropped."""
+    video = make_video(tmp_path, size=10, info_size=10)
+    subtitle = video.video_path.with_name("video file.ja.vtt")
+    subtitle.write_text("WEBVTT", "utf-8")
+    async with HorahoraVideoService.connect(horahora.address, 10.0) as service:
+        await service.upload(dataclasses.replace(video, subtitle_paths=(subtitle,)))
+
+    (upload,) = horahora.uploads
+    assert bytes(upload.video) == video.video_path.read_bytes()
+    assert b"WEBVTT" not in upload.rawmeta
 
 
 async def test_a_failing_http_service_is_a_video_service_error(http: FakeHttp, tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ Why each one (no public hook serves):
   that are never set.
 - GenericIE._extract_rss: reads an item's <media:thumbnail> and <category> elements.
 - YoutubeDL._js_runtimes, FFmpegMergerPP._versions: what `scheduler doctor` reports.
+- YoutubeDL.format_selector, set by the match filter (download._Choice): the format of the
+  categories that want a video is known only once its metadata is, and yt-dlp calls the
+  match filter after extraction and before it chooses the formats with that attribute.
 """
 
 from __future__ import annotations
@@ -92,3 +95,14 @@ def test_the_private_attributes_read_are_there() -> None:
     merger = FFmpegMergerPP(None)
     assert isinstance(merger._versions, dict)
     assert hasattr(merger, "executable") and hasattr(merger, "available")
+
+
+def test_the_match_filter_runs_before_the_format_selector_is_read() -> None:
+    """download._Choice sets `format_selector` from the match filter: yt-dlp must call the
+    filter first, then read the attribute (not a copy made at construction)."""
+    source = inspect.getsource(yt_dlp.YoutubeDL.process_video_result)
+    filtered = source.index("self._match_entry(info_dict")
+    assert filtered < source.index("format_selector = self.format_selector")
+    with yt_dlp.YoutubeDL({"quiet": True, "format": "bv*+ba/b"}) as ydl:
+        assert callable(ydl.format_selector)
+        assert callable(ydl.build_format_selector("bv*[height<=360]+ba/b[height<=360]/wv*+ba/w"))

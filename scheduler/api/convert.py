@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from scheduler.db import records
 from scheduler.findings import Finding
+from scheduler.profiles import Profile
 from scheduler.sites.cookies import SiteCookies
 from scheduler.sites.limits import DEFAULT_PATTERN, SiteLimits
 from scheduler.v1 import scheduler_pb2 as pb
@@ -18,6 +19,7 @@ STATUSES = {
     "uploading": pb.UPLOADING,
     "done": pb.DONE,
     "failed": pb.FAILED,
+    "skipped": pb.SKIPPED,
 }
 _APPROVAL = {"unreviewed": pb.UNREVIEWED, "approved": pb.APPROVED, "rejected": pb.REJECTED}
 _BREAKER_STATES = {"closed": pb.CLOSED, "open": pb.OPEN, "probing": pb.PROBING}
@@ -46,6 +48,26 @@ def category(row: records.CategorySummary) -> pb.Category:
         subscribers=row.subscribers,
         next_sync=rfc3339(row.next_sync_at),
         disable_download_cache=row.disable_download_cache,
+        profile=profile(row.profile),
+        skipped_videos=row.skipped_videos,
+    )
+
+
+def profile(value: Profile) -> pb.DownloadProfile:
+    return pb.DownloadProfile(
+        max_height=value.max_height,
+        audio_only=value.audio_only,
+        format=value.format,
+        subtitles=value.subtitles,
+        automatic_subtitles=value.automatic_subtitles,
+        uploaded_after=value.uploaded_after.isoformat() if value.uploaded_after else "",
+        uploaded_before=value.uploaded_before.isoformat() if value.uploaded_before else "",
+        min_duration_s=value.min_duration_s,
+        max_duration_s=value.max_duration_s,
+        exclude_live=value.exclude_live,
+        exclude_shorts=value.exclude_shorts,
+        title_match=value.title_match,
+        title_exclude=value.title_exclude,
     )
 
 

@@ -61,13 +61,14 @@ async def serve_api(
     metrics: Metrics,
     cookies: CookieJars,
     diagnose: Callable[[], Awaitable[list[Finding]]],
+    format_problem: Callable[[str], Awaitable[str]],
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serves until cancelled; reports the bound port once it listens. The health service
     says SERVING while `accepting` is set (not draining) and the database answers."""
     changes = VideoChanges(dsn, settings.grpc.max_watchers)
-    scheduler = SchedulerService(store, settings.sites, changes, cookies, diagnose)
+    scheduler = SchedulerService(store, settings.sites, changes, cookies, diagnose, format_problem)
     horahora = HorahoraScheduler(store, settings.sites.allowed)  # Horahora's API, beside ours
     database = ServiceCheck(store.ping, check_ttl=HEALTH_CHECK_TTL_S, check_timeout=HEALTH_CHECK_TIMEOUT_S)
     checks = [accepting, database]

@@ -12,6 +12,7 @@ from scheduler.api import convert, validation
 from scheduler.api.errors import receive, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
 from scheduler.db.store import Store
+from scheduler.errors import InvalidArgument
 from scheduler.findings import Finding
 from scheduler.settings import SitesSettings
 from scheduler.sites.cookies import CookieJars
@@ -27,10 +28,12 @@ class SchedulerService(SchedulerBase):
         changes: VideoChanges,
         cookies: CookieJars,
         diagnose: Callable[[], Awaitable[list[Finding]]],
+        format_problem: Callable[[str], Awaitable[str]],
     ) -> None:
         self._store = store
         self._cookies = cookies
         self._diagnose = diagnose
+        self._format_problem = format_problem
         self._allowed_sites = sites.allowed
         self._limits = sites.limits
         self._changes = changes
@@ -43,13 +46,39 @@ class SchedulerService(SchedulerBase):
     async def _schedule_category(self, request: pb.ScheduleCategoryRequest) -> pb.ScheduleCategoryResponse:
         user_id = validation.positive_id(request.user_id, "user_id")
         target = validation.category_target(request, self._allowed_sites)
-        scheduled = await self._store.schedule_category(target, user_id, request.disable_download_cache)
+        profile = validation.profile(request.profile)
+        await self._check_format(profile.format, "profile.format")
+        scheduled = await self._store.schedule_category(
+            target, user_id, request.disable_download_cache, profile
+        )
         return pb.ScheduleCategoryResponse(
             category_id=scheduled.category_id,
             created=scheduled.created,
             subscribed=scheduled.subscribed,
             url=scheduled.url,
+            profile=convert.profile(scheduled.profile),
         )
+
+    async def UpdateCategory(
+        self, stream: Stream[pb.UpdateCategoryRequest, pb.UpdateCategoryResponse]
+    ) -> None:
+        await unary(stream, self._update_category)
+
+    async def _update_category(self, request: pb.UpdateCategoryRequest) -> pb.UpdateCategoryResponse:
+        user_id = validation.positive_id(request.user_id, "user_id")
+        category_id = validation.positive_id(request.category_id, "category_id")
+        profile = validation.profile(request.profile)
+        await self._check_format(profile.format, "profile.format")
+        change = await self._store.update_category(user_id, category_id, profile)
+        return pb.UpdateCategoryResponse(
+            category=convert.category(change.category), skipped=change.skipped, restored=change.restored
+        )
+
+    async def _check_format(self, selector: str, field: str) -> None:
+        """A format selector is parsed by yt-dlp itself (in a worker): one it cannot parse
+        is refused here rather than failing every download."""
+        if selector and (problem := await self._format_problem(selector)):
+            raise InvalidArgument(field, problem)
 
     async def ListCategories(
         self, stream: Stream[pb.ListCategoriesRequest, pb.ListCategoriesResponse]

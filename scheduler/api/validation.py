@@ -7,9 +7,12 @@ rejected request writes nothing.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from scheduler.categories import CategoryTarget, Kind, Site, from_seed, from_url, required_text
 from scheduler.errors import InvalidArgument
+from scheduler.profiles import Profile
+from scheduler.profiles.model import checked
 from scheduler.v1 import scheduler_pb2 as pb
 
 DEFAULT_LIMIT = 100
@@ -90,3 +93,34 @@ def category_target(request: pb.ScheduleCategoryRequest, allowed: tuple[str, ...
     if request.kind not in _KINDS:
         raise InvalidArgument("kind", f"must be one of TAG, CHANNEL, PLAYLIST, got {request.kind}")
     return from_seed(_SITES[request.site], _KINDS[request.kind], request.value, allowed)
+
+
+def profile(message: pb.DownloadProfile, field: str = "profile") -> Profile:
+    """The message's profile, every field checked (scheduler.profiles.model.checked)."""
+    return checked(
+        Profile(
+            max_height=message.max_height,
+            audio_only=message.audio_only,
+            format=message.format.strip(),
+            subtitles=tuple(language.strip() for language in message.subtitles),
+            automatic_subtitles=message.automatic_subtitles,
+            uploaded_after=_day(message.uploaded_after, f"{field}.uploaded_after"),
+            uploaded_before=_day(message.uploaded_before, f"{field}.uploaded_before"),
+            min_duration_s=message.min_duration_s,
+            max_duration_s=message.max_duration_s,
+            exclude_live=message.exclude_live,
+            exclude_shorts=message.exclude_shorts,
+            title_match=message.title_match,
+            title_exclude=message.title_exclude,
+        ),
+        field,
+    )
+
+
+def _day(text: str, field: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidArgument(field, f"must be a day as YYYY-MM-DD, got {text[:40]!r}") from None

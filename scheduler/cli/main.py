@@ -14,11 +14,13 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import trio_asyncio
+from google.protobuf.message import Message
 
 from scheduler import __version__, logs, startup
-from scheduler.cli import render, transport
+from scheduler.cli import profile_flags, render, transport
 from scheduler.cli.transport import ClientError
 from scheduler.settings import TARGET_VARIABLE, TOKEN_VARIABLE, Settings, SettingsError, load
 from scheduler.startup import Patience
@@ -67,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="download videos again even where a delivery is recorded",
     )
+    profile_flags.add(schedule)
+
+    profile = client_command(
+        "profile", "show a category's download profile, or change it (the flags given; the rest stays)"
+    )
+    profile.add_argument("category", type=int)
+    profile.add_argument("--user", type=int, required=True, help="a subscriber of the category")
+    profile.add_argument("--reset", action="store_true", help="start from the default profile (everything)")
+    profile_flags.add(profile)
 
     categories = client_command("categories", "a user's categories and their counts")
     categories.add_argument("--user", type=int, required=True)
@@ -134,6 +145,7 @@ def _request(args: argparse.Namespace) -> tuple[str, object]:
                 site=_SITES.get(args.site or "", pb.SITE_UNSPECIFIED),
                 kind=_KINDS.get(args.kind or "", pb.CATEGORY_KIND_UNSPECIFIED),
                 value=args.value,
+                profile=profile_flags.apply(args, pb.DownloadProfile()),
             )
         case "categories":
             return "ListCategories", pb.ListCategoriesRequest(user_id=args.user)
@@ -210,13 +222,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = transport.health(connection)
             print(status)
             return 0 if status == "SERVING" else 1
-        method, request = _request(args)
-        response = transport.call(connection, method, request)  # type: ignore[arg-type]
+        if args.command == "profile":
+            response = _profile(connection, args)
+        else:
+            method, request = _request(args)
+            response = transport.call(connection, method, request)  # type: ignore[arg-type]
+            if args.command == "schedule" and _kept_its_profile(args, request, response):
+                print(
+                    f"scheduler: category {response.category_id} has a profile of its own; "
+                    f"`scheduler profile {response.category_id} --user {args.user} ...` changes it",
+                    file=sys.stderr,
+                )
     except ClientError as error:
         print(f"scheduler: {error}", file=sys.stderr)
         return 1
     print(render.as_json(response) if args.json else render.describe(response))
     return 1 if isinstance(response, pb.DiagnoseResponse) and not response.healthy else 0
+
+
+def _profile(connection: transport.Connection, args: argparse.Namespace) -> Message:
+    """The category's profile (ListCategories), or UpdateCategory with it changed by the
+    flags given (from the default with --reset)."""
+    listed = transport.call(connection, "ListCategories", pb.ListCategoriesRequest(user_id=args.user))
+    category = next((c for c in listed.categories if c.id == args.category), None)
+    if category is None:
+        raise ClientError(f"user {args.user} does not subscribe to category {args.category}")
+    if not (args.reset or profile_flags.given(args)):
+        return pb.ListCategoriesResponse(categories=[category])
+    base = pb.DownloadProfile() if args.reset else category.profile
+    request = pb.UpdateCategoryRequest(
+        user_id=args.user, category_id=args.category, profile=profile_flags.apply(args, base)
+    )
+    response: Message = transport.call(connection, "UpdateCategory", request)
+    return response
+
+
+def _kept_its_profile(args: argparse.Namespace, request: Any, response: Any) -> bool:
+    """A profile was asked for a category that exists with another one (it keeps its own)."""
+    return profile_flags.given(args) and not response.created and response.profile != request.profile
 
 
 def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> transport.Connection:

@@ -10,7 +10,9 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
+from scheduler.api.validation import profile as checked_profile
 from scheduler.findings import Finding
+from scheduler.profiles.model import describe as describe_profile
 from scheduler.v1 import scheduler_pb2 as pb
 
 
@@ -65,24 +67,47 @@ def describe(response: Message) -> str:
 def _scheduled(r: pb.ScheduleCategoryResponse) -> str:
     what = "created category" if r.created else "category"
     sub = "subscribed" if r.subscribed else "already subscribed"
-    return f"{what} {r.category_id} ({r.url}): {sub}"
+    return f"{what} {r.category_id} ({r.url}): {sub}; profile: {profile_text(r.profile)}"
+
+
+def profile_text(profile: pb.DownloadProfile) -> str:
+    """ "max 1080p, after 2024-01-01, no shorts"; "everything" for the default."""
+    return describe_profile(checked_profile(profile))
+
+
+def _updated(r: pb.UpdateCategoryResponse) -> str:
+    line = f"category {r.category.id}: profile {profile_text(r.category.profile)}"
+    return line + f"; {r.skipped} pending videos skipped, {r.restored} skipped videos pending again"
 
 
 def _categories(r: pb.ListCategoriesResponse) -> str:
     if not r.categories:
         return "no subscriptions"
     return table(
-        ["ID", "ARCHIVED", "TOTAL", "FAILED", "SUBSCRIBERS", "BACKOFF", "LAST SYNCED", "URL"],
+        [
+            "ID",
+            "ARCHIVED",
+            "TOTAL",
+            "FAILED",
+            "SKIPPED",
+            "SUBSCRIBERS",
+            "BACKOFF",
+            "LAST SYNCED",
+            "URL",
+            "PROFILE",
+        ],
         [
             [
                 c.id,
                 c.archived_videos,
                 c.total_videos,
                 c.undownloadable_videos,
+                c.skipped_videos,
                 c.subscribers,
                 f"x{c.backoff_factor}",
                 c.last_synced or "never",
                 c.url,
+                profile_text(c.profile),
             ]
             for c in r.categories
         ],
@@ -132,10 +157,20 @@ def _downloads(r: pb.ListDownloadsResponse) -> str:
 def _stats(r: pb.GetStatsResponse) -> str:
     def counts(c: pb.VideoCounts, name: str) -> list[object]:
         oldest = age(c.oldest_pending, r.as_of) if c.oldest_pending else "-"
-        return [name, c.pending, c.queued, c.downloading, c.uploading, c.done, c.failed, oldest]
+        return [name, c.pending, c.queued, c.downloading, c.uploading, c.done, c.failed, c.skipped, oldest]
 
     videos = table(
-        ["WEBSITE", "PENDING", "QUEUED", "DOWNLOADING", "UPLOADING", "DONE", "FAILED", "OLDEST PENDING"],
+        [
+            "WEBSITE",
+            "PENDING",
+            "QUEUED",
+            "DOWNLOADING",
+            "UPLOADING",
+            "DONE",
+            "FAILED",
+            "SKIPPED",
+            "OLDEST PENDING",
+        ],
         [*(counts(w, w.website) for w in r.websites), counts(r.total, "all")],
     )
     instances = (
@@ -215,6 +250,7 @@ def _reset(r: pb.ResetSiteResponse) -> str:
 _RENDERERS: dict[type, Callable[[Any], str]] = {
     pb.ScheduleCategoryResponse: _scheduled,
     pb.ListCategoriesResponse: _categories,
+    pb.UpdateCategoryResponse: _updated,
     pb.ListEventsResponse: _events,
     pb.UnsubscribeResponse: lambda r: f"unsubscribed; {r.remaining_subscribers} subscribers remain",
     pb.RetryFailedResponse: lambda r: f"{r.retried} failed videos put back to pending",

@@ -4,6 +4,7 @@ what the user may not touch, raises the domain error the API maps to its status.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +17,16 @@ from scheduler.db.records import (
     Event,
     InferenceCategory,
     Instance,
+    ProfileChange,
     Scheduled,
     Stats,
     Video,
     WebsiteCounts,
 )
 from scheduler.errors import NotFound, PermissionDenied
+from scheduler.profiles import Profile, from_json, to_json
+from scheduler.profiles.filters import overall
+from scheduler.profiles.model import DEFAULT, describe
 
 
 class ApiQueries:
@@ -29,7 +34,7 @@ class ApiQueries:
         self._db = db
 
     async def schedule_category(
-        self, target: CategoryTarget, user_id: int, disable_download_cache: bool
+        self, target: CategoryTarget, user_id: int, disable_download_cache: bool, profile: Profile = DEFAULT
     ) -> Scheduled:
         async with self._db.transaction() as conn:
             row = await conn.fetchrow(
@@ -38,15 +43,21 @@ class ApiQueries:
                 target.website,
                 target.kind.value,
                 disable_download_cache,
+                to_json(profile),
             )
             category_id: int = row["id"]
             if row["created"]:
-                await conn.execute(SQL["add_event"], category_id, None, f"category created: {target.url}")
+                created = f"category created: {target.url}"
+                if profile != DEFAULT:
+                    created += f" (profile: {describe(profile)})"
+                await conn.execute(SQL["add_event"], category_id, None, created)
             subscribers = await conn.fetchval(SQL["subscribe"], user_id, category_id)
             if subscribers is not None:
                 await conn.execute(SQL["add_event"], category_id, None, f"user {user_id} subscribed")
                 await conn.execute(SQL["notify_work"])  # a syncer lists a new category at once
-        return Scheduled(category_id, row["created"], subscribers is not None, target.url)
+        return Scheduled(
+            category_id, row["created"], subscribers is not None, target.url, from_json(row["profile"])
+        )
 
     async def ping(self) -> bool:
         """True when the database answers (the health service's check)."""
@@ -54,8 +65,35 @@ class ApiQueries:
 
     async def list_categories(self, user_id: int) -> list[CategorySummary]:
         async with self._db.connection() as conn:
-            rows = await conn.fetch(SQL["list_categories"], user_id)
-        return [CategorySummary(**r) for r in rows]
+            rows = await conn.fetch(SQL["list_categories"], user_id, None)
+        return [CategorySummary.from_row(r) for r in rows]
+
+    async def update_category(self, user_id: int, category_id: int, profile: Profile) -> ProfileChange:
+        """A subscriber changes the category's profile: its pending and skipped videos are
+        decided again under every profile that lists them (scheduler.profiles.filters),
+        with an event, in one transaction."""
+        async with self._db.transaction() as conn:
+            await self._require_category(conn, category_id)
+            if not await conn.fetchval(SQL["is_subscribed"], user_id, category_id):
+                raise PermissionDenied(
+                    f"user_id: user {user_id} does not subscribe to category {category_id}"
+                )
+            before = from_json(await conn.fetchval(SQL["set_profile"], category_id, to_json(profile)))
+            skip, reasons, restore = _decide_again(await conn.fetch(SQL["undecided_videos"], category_id))
+            if skip:
+                await conn.execute(SQL["skip_videos"], skip, reasons)
+            if restore:
+                await conn.execute(SQL["move_to_backfill"], category_id, restore)
+                await conn.execute(SQL["restore_videos"], restore)
+                await conn.execute(SQL["notify_work"])
+            message = f"user {user_id} changed the profile from {describe(before)} to {describe(profile)}"
+            if skip or restore:
+                message += (
+                    f": {len(skip)} pending videos skipped, {len(restore)} skipped videos pending again"
+                )
+            await conn.execute(SQL["add_event"], category_id, None, message)
+            row = await conn.fetchrow(SQL["list_categories"], user_id, category_id)
+        return ProfileChange(CategorySummary.from_row(row), len(skip), len(restore))
 
     async def list_events(self, category_id: int | None, limit: int) -> list[Event]:
         async with self._db.connection() as conn:
@@ -188,3 +226,22 @@ def _website_counts(rows: Any) -> list[WebsiteCounts]:
         if r["oldest_pending"] is not None:
             oldest[r["website"]] = r["oldest_pending"]
     return [WebsiteCounts(w, videos[w], oldest.get(w)) for w in sorted(videos)]
+
+
+def _decide_again(rows: Any) -> tuple[list[int], list[str], list[int]]:
+    """undecided_videos' rows -> the pending videos to skip (with their reasons) and the
+    skipped ones to restore, oldest first. Decided from what the listing (or an earlier
+    metadata decision) kept: a filter whose field is not known keeps a video pending, for
+    its download to decide."""
+    skip: list[int] = []
+    reasons: list[str] = []
+    restore: list[int] = []
+    for r in rows:
+        video = {**json.loads(r["listed"]), "title": r["title"], "url": r["url"]}
+        verdict = overall([from_json(p) for p in r["profiles"] or ()], video, complete=False)
+        if verdict.skipped and r["status"] == "pending":
+            skip.append(r["id"])
+            reasons.append(verdict.reason)
+        elif not verdict.skipped and r["status"] == "skipped":
+            restore.append(r["id"])
+    return skip, reasons, restore

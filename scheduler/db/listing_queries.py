@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from scheduler.db.breaker_queries import trip
 from scheduler.db.connector import SQL, Connection, Database
+from scheduler.profiles import verdict
 from scheduler.work import ClaimedCategory, ListedVideo, SyncOutcome
 
-# A hostile feed may list thousands of refused entries: events for the first ones only.
+# A hostile feed may list thousands of refused entries: events for the first ones only;
+# as many for the entries a profile skips, per page.
 MAX_REFUSED_EVENTS = 20
+MAX_SKIPPED_EVENTS = 20
 
 
 class ListingQueries:
@@ -22,7 +25,7 @@ class ListingQueries:
         """A due category, not of `busy_websites`."""
         async with self._db.connection() as conn:
             row = await conn.fetchrow(SQL["claim_category"], self.owner, lease_s, busy_websites)
-        return ClaimedCategory(**row) if row else None
+        return ClaimedCategory.from_row(row) if row else None
 
     async def newest_in_category(self, category_id: int, limit: int) -> frozenset[tuple[str, str]]:
         """The (website, foreign id) of the category's `limit` newest entries."""
@@ -39,9 +42,11 @@ class ListingQueries:
         async with self._db.transaction() as conn:
             if await conn.fetchval(SQL["renew_sync_lease"], category.id, self.owner, lease_s) is None:
                 return None
-            new = await _store_entries(conn, category, _first_of_each(videos))
+            new, skipped = await _store_entries(conn, category, _first_of_each(videos))
             await _add_refused_events(conn, category, refused)
             message = f"listing goes on: {len(videos)} more listed, {new} new"
+            if skipped:
+                message += f" ({skipped} skipped by the profile)"
             await conn.execute(SQL["add_event"], category.id, None, message)
             if new:
                 await conn.execute(SQL["notify_work"])
@@ -73,7 +78,8 @@ class ListingQueries:
                         SQL["entries_new_to_category"], category.id, websites, foreign_ids
                     )
                     fresh = [unique[n - 1] for n in places]
-                new = earlier.new + await _store_entries(conn, category, fresh)
+                stored, skipped = await _store_entries(conn, category, fresh)
+                new = earlier.new + stored
                 if category.disable_download_cache:
                     await conn.execute(SQL["recheck_delivered"], websites, foreign_ids)
                 row = await conn.fetchrow(
@@ -83,6 +89,8 @@ class ListingQueries:
                     raise _RollBack  # the lease is lost: the category's new owner syncs it
                 listed, refused_count = earlier.listed + len(videos), earlier.refused + len(refused)
                 message = f"synced: {listed} listed, {new} new"
+                if skipped:  # (a paged listing's earlier pages said theirs)
+                    message += f" ({skipped} {'more ' if earlier.listed else ''}skipped by the profile)"
                 if refused_count:
                     message += f", {refused_count} refused"
                 await _add_refused_events(conn, category, refused)
@@ -137,13 +145,22 @@ def _first_of_each(videos: list[ListedVideo]) -> list[ListedVideo]:
     return list(first.values())
 
 
-async def _store_entries(conn: Connection, category: ClaimedCategory, fresh: list[ListedVideo]) -> int:
+async def _store_entries(
+    conn: Connection, category: ClaimedCategory, fresh: list[ListedVideo]
+) -> tuple[int, int]:
     """Entries new to the category (oldest first) stored at their places, waiting in its
-    queue (store_listing); returns how many videos the category gained. A first listing's
-    entries are backfill, placed before what earlier pages stored; later ones', new uploads."""
+    queue (store_listing); returns how many videos the category gained, and how many of
+    them its profile skipped (new videos it alone lists, each with an event for the first
+    MAX_SKIPPED_EVENTS). A first listing's entries are backfill, placed before what
+    earlier pages stored; later ones', new uploads. A known video skipped by the other
+    categories listing it that this one's profile wants is pending again."""
     if not fresh:
-        return 0
+        return 0, 0
     backfill = category.sync_count == 0
+    reasons = [
+        verdict(category.profile, {**v.listed, "title": v.title, "url": v.url}, complete=False).reason
+        for v in fresh
+    ]
     stored = await conn.fetchrow(
         SQL["store_listing"],
         category.id,
@@ -153,10 +170,18 @@ async def _store_entries(conn: Connection, category: ClaimedCategory, fresh: lis
         [v.title for v in fresh],
         [json.dumps(v.listed | {"tags": list(v.tags)}) for v in fresh],
         backfill,
+        reasons,
     )
     new: int = stored["created"]
+    shown = [(category.id, None, f"skipped {fresh[n - 1].url}: {reasons[n - 1]}") for n in stored["skipped"]]
+    await conn.executemany(SQL["add_event"], shown[:MAX_SKIPPED_EVENTS])
     if stored["known"]:
         known = [fresh[n - 1] for n in stored["known"]]
+        wanted = [v for n, v in zip(stored["known"], known, strict=True) if not reasons[n - 1]]
+        if wanted:
+            await conn.execute(
+                SQL["want_skipped_videos"], [v.website for v in wanted], [v.foreign_id for v in wanted]
+            )
         added = await conn.fetch(
             SQL["add_known_videos"],
             category.id,
@@ -166,7 +191,7 @@ async def _store_entries(conn: Connection, category: ClaimedCategory, fresh: lis
             stored["upload_ranks"],
         )
         new += len(added)
-    return new
+    return new, len(stored["skipped"])
 
 
 async def _add_refused_events(conn: Connection, category: ClaimedCategory, refused: list[str]) -> None:

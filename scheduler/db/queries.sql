@@ -2,12 +2,13 @@
 
 -- name: upsert_category
 -- One row per normalised URL. disable_download_cache is sticky: once a subscriber
--- asks to bypass the download cache, the category keeps doing so.
-INSERT INTO categories (url, website, kind, disable_download_cache)
-VALUES ($1, $2, $3::category_kind, $4)
+-- asks to bypass the download cache, the category keeps doing so. The profile $5 is a
+-- new category's; an existing one keeps its own (returned).
+INSERT INTO categories (url, website, kind, disable_download_cache, profile)
+VALUES ($1, $2, $3::category_kind, $4, $5::jsonb)
 ON CONFLICT (url) DO UPDATE
     SET disable_download_cache = categories.disable_download_cache OR EXCLUDED.disable_download_cache
-RETURNING id, (xmax = 0) AS created;
+RETURNING id, (xmax = 0) AS created, profile::text;
 
 -- name: subscribe
 -- Adds the subscription if it is new and counts it on the category, in one statement.
@@ -41,15 +42,54 @@ SELECT category_id, video_id, $2 FROM category_videos WHERE video_id = $1;
 -- A user's categories with their counts, kept by triggers (migrations/0006): one row read
 -- per category, however many videos it has. A category without videos has no counts yet.
 SELECT c.id, c.url, c.website, c.last_synced, c.next_sync_at, c.backoff_factor,
-       c.subscriber_count AS subscribers, c.disable_download_cache,
+       c.subscriber_count AS subscribers, c.disable_download_cache, c.profile::text,
        coalesce(n.total_videos, 0) AS total_videos,
        coalesce(n.archived_videos, 0) AS archived_videos,
-       coalesce(n.undownloadable_videos, 0) AS undownloadable_videos
+       coalesce(n.undownloadable_videos, 0) AS undownloadable_videos,
+       coalesce(n.skipped_videos, 0) AS skipped_videos
 FROM subscriptions s
 JOIN categories c ON c.id = s.category_id
 LEFT JOIN category_counts n ON n.category_id = c.id
-WHERE s.user_id = $1
+WHERE s.user_id = $1 AND ($2::bigint IS NULL OR c.id = $2)
 ORDER BY c.id;
+
+-- name: set_profile
+-- Locks the category (as a sync's store does first) and returns its profile before.
+WITH old AS (SELECT id, profile FROM categories WHERE id = $1 FOR NO KEY UPDATE)
+UPDATE categories c SET profile = $2::jsonb FROM old WHERE c.id = old.id
+RETURNING old.profile::text AS before;
+
+-- name: undecided_videos
+-- A category's pending and skipped videos, oldest first, with what is known of them and
+-- the profiles of every subscribed category listing them (this one's just changed), for
+-- the filters to decide again. Locked, so a claim waits for the decision (or is decided
+-- on: a claimed video is no longer pending and is left to its download's decision).
+SELECT v.id, v.status::text, v.url, v.title, v.listed::text,
+       (SELECT array_agg(c.profile::text ORDER BY c.id)
+        FROM category_videos o JOIN categories c ON c.id = o.category_id
+        WHERE o.video_id = v.id AND (c.subscriber_count > 0 OR c.id = $1)) AS profiles
+FROM category_videos cv JOIN videos v ON v.id = cv.video_id
+WHERE cv.category_id = $1 AND v.status IN ('pending', 'skipped')
+ORDER BY cv.position, v.id
+FOR NO KEY UPDATE OF v;
+
+-- name: skip_videos
+-- Pending videos no category wants any more, each with its reason.
+UPDATE videos v SET status = 'skipped', skip_reason = d.reason, updated_at = now()
+FROM unnest($1::bigint[], $2::text[]) AS d(id, reason)
+WHERE v.id = d.id AND v.status = 'pending';
+
+-- name: move_to_backfill
+-- Skipped videos wanted again wait in the category's backfill lane (oldest first): their
+-- places move before restore_videos makes them pending, so the queues' triggers (which
+-- follow the status) take them in that lane.
+UPDATE category_videos SET upload_rank = NULL
+WHERE category_id = $1 AND video_id = ANY($2::bigint[]) AND upload_rank IS NOT NULL;
+
+-- name: restore_videos
+UPDATE videos SET status = 'pending', skip_reason = NULL, attempts = 0, next_attempt_at = now(),
+    deferred = false, updated_at = now()
+WHERE id = ANY($1::bigint[]) AND status = 'skipped';
 
 -- name: list_events
 -- Newest first; $1 NULL lists every category's events.
@@ -161,7 +201,7 @@ WITH due AS MATERIALIZED (
 UPDATE categories c
 SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $2)
 FROM due WHERE c.id = due.id
-RETURNING c.id, c.url, c.website, c.backoff_factor, c.sync_count, c.disable_download_cache;
+RETURNING c.id, c.url, c.website, c.backoff_factor, c.sync_count, c.disable_download_cache, c.profile::text;
 
 -- name: newest_in_category
 -- The category's newest entries, for a re-sync to stop at (ytdlp.KNOWN_RUN).
@@ -190,7 +230,9 @@ WHERE NOT EXISTS (
 -- video whichever categories list it) and take their places, waiting to be claimed (the
 -- category's queue follows: migrations/0013). Returns how many, and the entries (1-based)
 -- and places of the videos that exist already (other categories list them, or another
--- sync inserted them just now), for add_known_videos. Nothing reads the videos of other
+-- sync inserted them just now), for add_known_videos, and the entries it stored as
+-- skipped: $8 gives each entry's reason to skip it under the category's profile ('' when
+-- the profile wants it, or its metadata must decide). Nothing reads the videos of other
 -- categories: the unique index finds the known ones. Locking the category row first
 -- orders this after a concurrent subscription change.
 WITH category AS MATERIALIZED (
@@ -203,32 +245,37 @@ WITH category AS MATERIALIZED (
            CASE WHEN $7 THEN coalesce(c.oldest, 0) - count(*) OVER () + row_number() OVER (ORDER BY l.n) - 1
                 ELSE coalesce(c.newest, -1) + row_number() OVER (ORDER BY l.n) END AS position,
            CASE WHEN NOT $7 THEN count(*) OVER () - row_number() OVER (ORDER BY l.n) END AS upload_rank
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-        WITH ORDINALITY AS l(website, foreign_id, url, title, meta, n)
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $8::text[])
+        WITH ORDINALITY AS l(website, foreign_id, url, title, meta, reason, n)
     CROSS JOIN category c
     WHERE NOT EXISTS (
         SELECT FROM category_videos cv JOIN videos v ON v.id = cv.video_id
         WHERE cv.category_id = $1 AND v.website = l.website AND v.foreign_id = l.foreign_id
     )
 ), created AS (
-    INSERT INTO videos (website, foreign_id, url, title, listed, delivery_category_id, tags, content_category)
-    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb - 'tags', $1, t.tags, inferred_category(t.tags)
+    INSERT INTO videos (website, foreign_id, url, title, listed, delivery_category_id, tags, content_category,
+                        status, skip_reason)
+    SELECT f.website, f.foreign_id, f.url, f.title, f.meta::jsonb - 'tags', $1, t.tags, inferred_category(t.tags),
+           CASE WHEN f.reason = '' THEN 'pending' ELSE 'skipped' END::video_status, nullif(f.reason, '')
     FROM fresh f
     CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(
         coalesce(f.meta::jsonb -> 'tags', '[]'))) AS tags) t
     ORDER BY f.n
     ON CONFLICT (website, foreign_id) DO NOTHING
-    RETURNING id, website, foreign_id
+    RETURNING id, website, foreign_id, status
 ), added AS (
     INSERT INTO category_videos (category_id, video_id, position, upload_rank, waiting)
-    SELECT $1, c.id, f.position, f.upload_rank, true
+    SELECT $1, c.id, f.position, f.upload_rank, c.status = 'pending'
     FROM created c JOIN fresh f ON f.website = c.website AND f.foreign_id = c.foreign_id
     RETURNING video_id
 )
 SELECT (SELECT count(*) FROM added) AS created,
        coalesce(array_agg(f.n ORDER BY f.n), '{}') AS known,
        coalesce(array_agg(f.position ORDER BY f.n), '{}') AS positions,
-       coalesce(array_agg(f.upload_rank ORDER BY f.n), '{}') AS upload_ranks
+       coalesce(array_agg(f.upload_rank ORDER BY f.n), '{}') AS upload_ranks,
+       (SELECT coalesce(array_agg(f.n ORDER BY f.n), '{}') FROM created c
+        JOIN fresh f ON f.website = c.website AND f.foreign_id = c.foreign_id
+        WHERE c.status = 'skipped') AS skipped
 FROM fresh f
 WHERE NOT EXISTS (SELECT FROM created c WHERE c.website = f.website AND c.foreign_id = f.foreign_id);
 
@@ -242,6 +289,14 @@ SELECT $1, v.id, k.position, k.upload_rank, video_in_queue(v.status, v.deferred)
 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(website, foreign_id, position, upload_rank)
 JOIN videos v ON v.website = k.website AND v.foreign_id = k.foreign_id
 RETURNING video_id;
+
+-- name: want_skipped_videos
+-- Listed videos that exist already, skipped by the other categories listing them, that
+-- this category's profile wants (or whose metadata must decide): pending again.
+UPDATE videos v SET status = 'pending', skip_reason = NULL, attempts = 0, next_attempt_at = now(),
+    deferred = false, updated_at = now()
+FROM unnest($1::text[], $2::text[]) AS k(website, foreign_id)
+WHERE v.website = k.website AND v.foreign_id = k.foreign_id AND v.status = 'skipped';
 
 -- name: recheck_delivered
 -- The seed's disabled download cache: delivered videos of the listing go back to pending,
@@ -386,7 +441,10 @@ WHERE v.id = due.id
 RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
           v.delivery_category_id AS category_id,
           (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
-           JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache;
+           JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache,
+          (SELECT array_agg(c.profile::text ORDER BY c.id) FROM category_videos cv
+           JOIN categories c ON c.id = cv.category_id
+           WHERE cv.video_id = v.id AND c.subscriber_count > 0) AS profiles;
 
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing
@@ -444,6 +502,15 @@ WHERE status <> 'done' AND lower($1) IN (SELECT lower(t) FROM unnest(tags) AS t)
 UPDATE videos
 SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,
     cancel_request = NULL, updated_at = now()
+WHERE id = $1 AND lease_owner = $2
+RETURNING id;
+
+-- name: skip_video
+-- The video's metadata says no category listing it wants it: skipped, with the reason,
+-- and what the filters read kept with it (a profile's change is decided again from it).
+UPDATE videos
+SET status = 'skipped', skip_reason = $3, listed = listed || $4::jsonb, lease_owner = NULL,
+    lease_expires_at = NULL, cancel_request = NULL, bytes_done = 0, bytes_total = 0, updated_at = now()
 WHERE id = $1 AND lease_owner = $2
 RETURNING id;
 

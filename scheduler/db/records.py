@@ -1,11 +1,15 @@
 """The records the data layer answers the API and the commands with: plain values, each
 built from its row one way, `Record(**row)`, the statement naming its columns as the
-record's fields."""
+record's fields (a profile is read from its JSON)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from scheduler.profiles import Profile, from_json
 
 
 @dataclass(frozen=True)
@@ -14,6 +18,7 @@ class Scheduled:
     created: bool
     subscribed: bool
     url: str
+    profile: Profile  # the category's, in force
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,19 @@ class CategorySummary:
     total_videos: int
     archived_videos: int
     undownloadable_videos: int
+    skipped_videos: int
+    profile: Profile
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> CategorySummary:
+        return cls(**{**row, "profile": from_json(row["profile"])})
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    category: CategorySummary
+    skipped: int  # pending videos the new profile skips
+    restored: int  # skipped videos pending again
 
 
 @dataclass(frozen=True)

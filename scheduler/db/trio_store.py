@@ -59,6 +59,7 @@ class TrioStore:
     set_progress = _InTrio(PipelineQueries.set_progress)
     classify_video = _InTrio(PipelineQueries.classify_video)
     finish_video = _InTrio(PipelineQueries.finish_video)
+    skip_video = _InTrio(PipelineQueries.skip_video)
     fail_attempt = _InTrio(PipelineQueries.fail_attempt)
     defer_video = _InTrio(PipelineQueries.defer_video)
     release_video = _InTrio(PipelineQueries.release_video)

@@ -3,6 +3,9 @@ reporting progress, and the one transaction that ends each attempt."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from scheduler.db.breaker_queries import trip
 from scheduler.db.connector import SQL, Database
 from scheduler.work import ClaimedVideo, UntaggedVideo
@@ -65,6 +68,18 @@ class VideoQueries:
                 return False
             await conn.execute(SQL["record_delivery"], video.id, video.category_id, video_service_id)
             await conn.execute(SQL["add_video_event"], video.id, message)
+        return True
+
+    async def skip_video(self, video: ClaimedVideo, reason: str, fields: dict[str, Any]) -> bool:
+        """Skipped (no category listing it wants it), told, in one transaction; False if
+        the lease was lost."""
+        async with self._db.transaction() as conn:
+            if (
+                await conn.fetchval(SQL["skip_video"], video.id, self.owner, reason, json.dumps(fields))
+                is None
+            ):
+                return False
+            await conn.execute(SQL["add_video_event"], video.id, f"skipped: {reason}")
         return True
 
     async def fail_attempt(

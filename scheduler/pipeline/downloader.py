@@ -122,6 +122,8 @@ class Downloader:
         try:
             downloaded = await self._download(job, workdir)
             job.site_outcome = "served"
+            if isinstance(downloaded, ytdlp.Skipped):
+                return await self._skip(job, downloaded)
             job.status = "uploading"
             size = downloaded.video_path.stat().st_size
             self._metrics.download_seconds.labels(video.website).observe(phases.durations["download"])
@@ -143,7 +145,7 @@ class Downloader:
             with trio.CancelScope(shield=True):  # unbounded: a thread is waited for anyway
                 await trio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
-    async def _download(self, job: Job, workdir: Path) -> ytdlp.Downloaded:
+    async def _download(self, job: Job, workdir: Path) -> ytdlp.Downloaded | ytdlp.Skipped:
         """The video into `workdir`, by a yt-dlp worker taken before the site's turn, so
         that the request goes out when the turn comes. A cancel or the timeout kills the
         worker wherever yt-dlp is."""
@@ -163,7 +165,9 @@ class Downloader:
                     job.progress,
                     self._settings.sites.allowed,
                     self._cookies.for_website(video.website),
-                    video.listed.get("thumbnail", ""),
+                    str(video.listed.get("thumbnail", "")),
+                    video.profiles,
+                    {**video.listed, "title": video.title},
                 )
 
     async def _finish(self, job: Job, service_id: str, message: str, outcome: str) -> str | None:
@@ -175,6 +179,17 @@ class Downloader:
             return None
         self._metrics.downloads.labels(job.video.website, outcome).inc()
         return message
+
+    async def _skip(self, job: Job, skipped: ytdlp.Skipped) -> str | None:
+        """No category listing the video wants it, as its metadata showed."""
+        with job.phases.timing("record"):
+            recorded = await self._db.skip_video(job.video, skipped.reason, skipped.fields)
+        if not recorded:
+            log.warning("video %d: lease lost before it could be recorded skipped", job.video.id)
+            self._metrics.lease_losses.inc()
+            return None
+        self._metrics.downloads.labels(job.video.website, "skipped").inc()
+        return f"skipped: {skipped.reason}"
 
     async def _failed(self, job: Job, error: Exception) -> None:
         """Carries out what failures.decide makes of the error."""
@@ -229,6 +244,7 @@ def _bounded(video: ClaimedVideo, downloaded: ytdlp.Downloaded, category: str) -
         video_path=downloaded.video_path,
         info_json_path=sanitize.delivered_info_json(downloaded.info_json_path, downloaded.info, category),
         thumbnail_path=thumbnail if thumbnail is not None and sanitize.is_image(thumbnail) else None,
+        subtitle_paths=downloaded.subtitle_paths,
     )
 
 

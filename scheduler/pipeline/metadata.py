@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from scheduler.pipeline.sanitize import MAX_TEXT, MAX_TITLE, clean_tags, clean_text
+from scheduler.profiles import filters
 from scheduler.video_service.base import VideoMetadata
 from scheduler.work import ClaimedVideo
 
@@ -23,7 +25,7 @@ def video_metadata(video: ClaimedVideo, info: dict[str, Any], category: str = "G
         text = str(value).strip() if value is not None else ""
         if text and text not in placeholders:
             return text
-        return video.listed.get(key, "") or text
+        return str(video.listed.get(key, "") or text)
 
     return VideoMetadata(
         website=video.website,
@@ -35,7 +37,16 @@ def video_metadata(video: ClaimedVideo, info: dict[str, Any], category: str = "G
         uploader_id=clean_text(str(info.get("uploader_id") or info.get("channel_id") or ""), MAX_TITLE),
         tags=info_tags(info),
         category=category,
+        upload_date=upload_date(info) or upload_date(video.listed),
     )
+
+
+def upload_date(info: Mapping[str, Any]) -> str:
+    """The upload day of a video's info or listing entry as yt-dlp writes it (YYYYMMDD;
+    profiles.filters.upload_date reads it), else "": it ends up in file names and NFOs. A
+    feed's enclosure has a date only in its listing entry (the item's pubDate)."""
+    day = filters.upload_date(info)
+    return f"{day.year:04}{day.month:02}{day.day:02}" if day is not None else ""
 
 
 def info_tags(info: dict[str, Any]) -> tuple[str, ...]:

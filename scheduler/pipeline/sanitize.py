@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scheduler.work import ListedVideo
+from scheduler.work import Listed, ListedVideo
 
 MAX_ID = 255
 MAX_TITLE = 1_000
@@ -54,7 +54,10 @@ def clean_listed(video: ListedVideo) -> ListedVideo | None:
     """The listed video fit to store, or None when its URL is beyond any real one."""
     if len(video.url) > MAX_URL:
         return None
-    listed = {k: clean_text(v, MAX_TITLE if k == "title" else MAX_TEXT) for k, v in video.listed.items()}
+    listed: Listed = {
+        k: clean_text(v, MAX_TITLE if k == "title" else MAX_TEXT) if isinstance(v, str) else v
+        for k, v in video.listed.items()
+    }
     return replace(
         video,
         foreign_id=clean_id(video.foreign_id),

@@ -100,8 +100,9 @@ async def run(
             diagnose = functools.partial(doctor.diagnose, settings, jars, servers, ytdlp_workers)
             # The servicer runs in asyncio (grpclib); the checks are Trio code.
             diagnose_aio = trio_asyncio.trio_as_aio(diagnose)
+            format_problem = trio_asyncio.trio_as_aio(ytdlp_workers.format_problem)
             port = await nursery.start(
-                serve_api, store, dsn, settings, tls, accepting, metrics, jars, diagnose_aio
+                serve_api, store, dsn, settings, tls, accepting, metrics, jars, diagnose_aio, format_problem
             )
             metrics_port = 0
             if settings.metrics.port:

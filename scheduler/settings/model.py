@@ -108,6 +108,7 @@ class VideoServiceSettings:
     address: str
     url: str
     timeout_s: float
+    layout: str = "id"  # kind directory: "id" (<website>/<id>/) or "library" (for media servers)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class Settings:
 
 
 VIDEO_SERVICE_KINDS = ("directory", "horahora", "http")
+VIDEO_SERVICE_LAYOUTS = ("id", "library")
 
 
 _CREDENTIALS = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]*)@")

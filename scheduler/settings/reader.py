@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from scheduler.categories import canonical_host, is_ip_address
 from scheduler.settings.model import (
     VIDEO_SERVICE_KINDS,
+    VIDEO_SERVICE_LAYOUTS,
     GrpcSettings,
     SettingsError,
     VideoServiceSettings,
@@ -165,6 +166,7 @@ class Reader:
             address=address,
             url=url,
             timeout_s=self.number(("video_service", "timeout_s"), 0.001),
+            layout=self.one_of(("video_service", "layout"), VIDEO_SERVICE_LAYOUTS),
         )
 
     def postgres_url(self, path: tuple[str, ...]) -> str:

@@ -19,6 +19,10 @@ class SchedulerBase(abc.ABC):
         pass
 
     @abc.abstractmethod
+    async def UpdateCategory(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.UpdateCategoryRequest, scheduler.v1.scheduler_pb2.UpdateCategoryResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
     async def ListCategories(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ListCategoriesRequest, scheduler.v1.scheduler_pb2.ListCategoriesResponse]') -> None:
         pass
 
@@ -89,6 +93,12 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.ScheduleCategoryRequest,
                 scheduler.v1.scheduler_pb2.ScheduleCategoryResponse,
+            ),
+            '/scheduler.v1.Scheduler/UpdateCategory': grpclib.const.Handler(
+                self.UpdateCategory,
+                grpclib.const.Cardinality.UNARY_UNARY,
+                scheduler.v1.scheduler_pb2.UpdateCategoryRequest,
+                scheduler.v1.scheduler_pb2.UpdateCategoryResponse,
             ),
             '/scheduler.v1.Scheduler/ListCategories': grpclib.const.Handler(
                 self.ListCategories,
@@ -197,6 +207,12 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/ScheduleCategory',
             scheduler.v1.scheduler_pb2.ScheduleCategoryRequest,
             scheduler.v1.scheduler_pb2.ScheduleCategoryResponse,
+        )
+        self.UpdateCategory = grpclib.client.UnaryUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/UpdateCategory',
+            scheduler.v1.scheduler_pb2.UpdateCategoryRequest,
+            scheduler.v1.scheduler_pb2.UpdateCategoryResponse,
         )
         self.ListCategories = grpclib.client.UnaryUnaryMethod(
             channel,

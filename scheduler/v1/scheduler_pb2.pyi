@@ -30,6 +30,7 @@ class VideoStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UPLOADING: _ClassVar[VideoStatus]
     DONE: _ClassVar[VideoStatus]
     FAILED: _ClassVar[VideoStatus]
+    SKIPPED: _ClassVar[VideoStatus]
 
 class Approval(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -66,6 +67,7 @@ DOWNLOADING: VideoStatus
 UPLOADING: VideoStatus
 DONE: VideoStatus
 FAILED: VideoStatus
+SKIPPED: VideoStatus
 APPROVAL_UNSPECIFIED: Approval
 UNREVIEWED: Approval
 APPROVED: Approval
@@ -79,33 +81,87 @@ ALIVE: InstanceState
 DEAD: InstanceState
 STOPPED: InstanceState
 
+class DownloadProfile(_message.Message):
+    __slots__ = ("max_height", "audio_only", "format", "subtitles", "automatic_subtitles", "uploaded_after", "uploaded_before", "min_duration_s", "max_duration_s", "exclude_live", "exclude_shorts", "title_match", "title_exclude")
+    MAX_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_ONLY_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SUBTITLES_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATIC_SUBTITLES_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    UPLOADED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    MIN_DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    MAX_DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_LIVE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_SHORTS_FIELD_NUMBER: _ClassVar[int]
+    TITLE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    TITLE_EXCLUDE_FIELD_NUMBER: _ClassVar[int]
+    max_height: int
+    audio_only: bool
+    format: str
+    subtitles: _containers.RepeatedScalarFieldContainer[str]
+    automatic_subtitles: bool
+    uploaded_after: str
+    uploaded_before: str
+    min_duration_s: int
+    max_duration_s: int
+    exclude_live: bool
+    exclude_shorts: bool
+    title_match: str
+    title_exclude: str
+    def __init__(self, max_height: _Optional[int] = ..., audio_only: _Optional[bool] = ..., format: _Optional[str] = ..., subtitles: _Optional[_Iterable[str]] = ..., automatic_subtitles: _Optional[bool] = ..., uploaded_after: _Optional[str] = ..., uploaded_before: _Optional[str] = ..., min_duration_s: _Optional[int] = ..., max_duration_s: _Optional[int] = ..., exclude_live: _Optional[bool] = ..., exclude_shorts: _Optional[bool] = ..., title_match: _Optional[str] = ..., title_exclude: _Optional[str] = ...) -> None: ...
+
 class ScheduleCategoryRequest(_message.Message):
-    __slots__ = ("url", "user_id", "disable_download_cache", "site", "kind", "value")
+    __slots__ = ("url", "user_id", "disable_download_cache", "site", "kind", "value", "profile")
     URL_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
     SITE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     url: str
     user_id: int
     disable_download_cache: bool
     site: Site
     kind: CategoryKind
     value: str
-    def __init__(self, url: _Optional[str] = ..., user_id: _Optional[int] = ..., disable_download_cache: _Optional[bool] = ..., site: _Optional[_Union[Site, str]] = ..., kind: _Optional[_Union[CategoryKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
+    profile: DownloadProfile
+    def __init__(self, url: _Optional[str] = ..., user_id: _Optional[int] = ..., disable_download_cache: _Optional[bool] = ..., site: _Optional[_Union[Site, str]] = ..., kind: _Optional[_Union[CategoryKind, str]] = ..., value: _Optional[str] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ...) -> None: ...
 
 class ScheduleCategoryResponse(_message.Message):
-    __slots__ = ("category_id", "created", "subscribed", "url")
+    __slots__ = ("category_id", "created", "subscribed", "url", "profile")
     CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
     category_id: int
     created: bool
     subscribed: bool
     url: str
-    def __init__(self, category_id: _Optional[int] = ..., created: _Optional[bool] = ..., subscribed: _Optional[bool] = ..., url: _Optional[str] = ...) -> None: ...
+    profile: DownloadProfile
+    def __init__(self, category_id: _Optional[int] = ..., created: _Optional[bool] = ..., subscribed: _Optional[bool] = ..., url: _Optional[str] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ...) -> None: ...
+
+class UpdateCategoryRequest(_message.Message):
+    __slots__ = ("user_id", "category_id", "profile")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    category_id: int
+    profile: DownloadProfile
+    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ...) -> None: ...
+
+class UpdateCategoryResponse(_message.Message):
+    __slots__ = ("category", "skipped", "restored")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    RESTORED_FIELD_NUMBER: _ClassVar[int]
+    category: Category
+    skipped: int
+    restored: int
+    def __init__(self, category: _Optional[_Union[Category, _Mapping]] = ..., skipped: _Optional[int] = ..., restored: _Optional[int] = ...) -> None: ...
 
 class ListCategoriesRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -114,7 +170,7 @@ class ListCategoriesRequest(_message.Message):
     def __init__(self, user_id: _Optional[int] = ...) -> None: ...
 
 class Category(_message.Message):
-    __slots__ = ("id", "url", "website", "archived_videos", "total_videos", "undownloadable_videos", "last_synced", "backoff_factor", "subscribers", "next_sync", "disable_download_cache")
+    __slots__ = ("id", "url", "website", "archived_videos", "total_videos", "undownloadable_videos", "last_synced", "backoff_factor", "subscribers", "next_sync", "disable_download_cache", "profile", "skipped_videos")
     ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +182,8 @@ class Category(_message.Message):
     SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_SYNC_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_VIDEOS_FIELD_NUMBER: _ClassVar[int]
     id: int
     url: str
     website: str
@@ -137,7 +195,9 @@ class Category(_message.Message):
     subscribers: int
     next_sync: str
     disable_download_cache: bool
-    def __init__(self, id: _Optional[int] = ..., url: _Optional[str] = ..., website: _Optional[str] = ..., archived_videos: _Optional[int] = ..., total_videos: _Optional[int] = ..., undownloadable_videos: _Optional[int] = ..., last_synced: _Optional[str] = ..., backoff_factor: _Optional[int] = ..., subscribers: _Optional[int] = ..., next_sync: _Optional[str] = ..., disable_download_cache: _Optional[bool] = ...) -> None: ...
+    profile: DownloadProfile
+    skipped_videos: int
+    def __init__(self, id: _Optional[int] = ..., url: _Optional[str] = ..., website: _Optional[str] = ..., archived_videos: _Optional[int] = ..., total_videos: _Optional[int] = ..., undownloadable_videos: _Optional[int] = ..., last_synced: _Optional[str] = ..., backoff_factor: _Optional[int] = ..., subscribers: _Optional[int] = ..., next_sync: _Optional[str] = ..., disable_download_cache: _Optional[bool] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ..., skipped_videos: _Optional[int] = ...) -> None: ...
 
 class ListCategoriesResponse(_message.Message):
     __slots__ = ("categories",)
@@ -364,7 +424,7 @@ class GetStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VideoCounts(_message.Message):
-    __slots__ = ("website", "pending", "queued", "downloading", "uploading", "done", "failed", "oldest_pending")
+    __slots__ = ("website", "pending", "queued", "downloading", "uploading", "done", "failed", "oldest_pending", "skipped")
     WEBSITE_FIELD_NUMBER: _ClassVar[int]
     PENDING_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
@@ -373,6 +433,7 @@ class VideoCounts(_message.Message):
     DONE_FIELD_NUMBER: _ClassVar[int]
     FAILED_FIELD_NUMBER: _ClassVar[int]
     OLDEST_PENDING_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     website: str
     pending: int
     queued: int
@@ -381,7 +442,8 @@ class VideoCounts(_message.Message):
     done: int
     failed: int
     oldest_pending: str
-    def __init__(self, website: _Optional[str] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., downloading: _Optional[int] = ..., uploading: _Optional[int] = ..., done: _Optional[int] = ..., failed: _Optional[int] = ..., oldest_pending: _Optional[str] = ...) -> None: ...
+    skipped: int
+    def __init__(self, website: _Optional[str] = ..., pending: _Optional[int] = ..., queued: _Optional[int] = ..., downloading: _Optional[int] = ..., uploading: _Optional[int] = ..., done: _Optional[int] = ..., failed: _Optional[int] = ..., oldest_pending: _Optional[str] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class Instance(_message.Message):
     __slots__ = ("id", "host", "pid", "version", "state", "started", "last_heartbeat", "workers", "downloads", "listings")

@@ -27,6 +27,7 @@ class VideoMetadata:
     uploader_id: str  # info uploader_id, or channel_id where that is empty
     tags: tuple[str, ...]
     category: str = "General"  # the content category, from the inference rules
+    upload_date: str = ""  # YYYYMMDD as yt-dlp gives it; "" when unknown
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class DownloadedVideo:
     video_path: Path
     info_json_path: Path  # yt-dlp's info JSON
     thumbnail_path: Path | None
+    # Each named `<anything>.<language>.<ext>`, as yt-dlp names them (video.ja.vtt).
+    subtitle_paths: tuple[Path, ...] = ()
 
 
 class VideoService(Protocol):

@@ -1,7 +1,7 @@
 """A Video Service behind a small HTTP contract (docs/video-services.md).
 
     GET  {base}/videos/{website}/{foreign_id}  -> 200: has it, 404: has not
-    POST {base}/videos  multipart/form-data: metadata, video, info[, thumbnail]
+    POST {base}/videos  multipart/form-data: metadata, video, info[, thumbnail][, subtitle...]
                         -> 200/201 {"id": "..."}
 
 Path components are percent-encoded UTF-8 with everything but letters, digits, "-",
@@ -32,9 +32,20 @@ import trio
 
 from scheduler.cleanup import cleanup_scope
 from scheduler.video_service.base import DownloadedVideo, VideoServiceError
-from scheduler.video_service.directory import safe_suffix
+from scheduler.video_service.naming import safe_suffix, subtitle_suffixes
 
 CHUNK_SIZE = 1024 * 1024
+# Subtitle formats yt-dlp writes; guessed from the system's MIME table, ".ass" can come out
+# as AAC audio.
+SUBTITLE_TYPES = {
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".ass": "text/x-ssa",
+    ".ssa": "text/x-ssa",
+    ".ttml": "application/ttml+xml",
+    ".json3": "application/json",
+    ".srv3": "application/xml",
+}
 
 
 def path_component(value: str) -> str:
@@ -138,13 +149,19 @@ class _Multipart:
         """Blocking (stats the files): run in a thread."""
         boundary = secrets.token_hex(16)
         metadata = json.dumps(dataclasses.asdict(video.metadata)).encode()
-        files = [("video", "video", video.video_path), ("info", "info", video.info_json_path)]
+        files = [("video", f"video{safe_suffix(video.video_path)}", video.video_path)]
+        files.append(("info", "info.json", video.info_json_path))
         if video.thumbnail_path is not None:
-            files.append(("thumbnail", "thumbnail", video.thumbnail_path))
+            files.append(("thumbnail", f"thumbnail{safe_suffix(video.thumbnail_path)}", video.thumbnail_path))
+        subtitles = video.subtitle_paths
+        for path, suffix in zip(subtitles, subtitle_suffixes(subtitles), strict=True):
+            files.append(("subtitle", suffix.removeprefix("."), path))  # "ja.vtt"
         parts = [_part(boundary, "metadata", None, "application/json", metadata, len(metadata))]
-        for name, stem, path in files:
-            filename = f"{stem}{safe_suffix(path)}" if name != "info" else "info.json"
-            content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        for name, filename, path in files:
+            if name == "subtitle":
+                content_type = SUBTITLE_TYPES.get(Path(filename).suffix, "application/octet-stream")
+            else:
+                content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             parts.append(_part(boundary, name, filename, content_type, path, path.stat().st_size))
         return cls(boundary, parts)
 
@@ -182,7 +199,8 @@ class _Multipart:
 def _part(
     boundary: str, name: str, filename: str | None, content_type: str, data: bytes | Path, size: int
 ) -> _Part:
-    # Names and file names are ours (fixed words and safe suffixes): no quoting needed.
+    # Names and file names are ours (fixed words, safe suffixes, languages of letters,
+    # digits, "-" and "_"): no quoting needed.
     disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
     head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n"
     return _Part(head.encode(), data, size)

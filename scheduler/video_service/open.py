@@ -12,6 +12,7 @@ from scheduler.video_service.base import VideoService, VideoServiceError
 from scheduler.video_service.directory import DirectoryVideoService
 from scheduler.video_service.horahora import HorahoraVideoService
 from scheduler.video_service.http import HttpVideoService
+from scheduler.video_service.library import LibraryVideoService
 
 
 @asynccontextmanager
@@ -23,7 +24,7 @@ async def open_video_service(settings: VideoServiceSettings) -> AsyncIterator[Vi
             await trio.to_thread.run_sync(lambda: root.mkdir(parents=True, exist_ok=True))
         except OSError as error:
             raise VideoServiceError(f"directory {root}: cannot create it: {error}") from None
-        yield DirectoryVideoService(root)
+        yield LibraryVideoService(root) if settings.layout == "library" else DirectoryVideoService(root)
     elif settings.kind == "horahora":
         async with HorahoraVideoService.connect(settings.address, settings.timeout_s) as horahora:
             yield horahora

@@ -16,7 +16,7 @@ video's URL, and every request yt-dlp then sends, each redirect included (see
 """
 
 from scheduler.pipeline.ytdlp.errors import RefusedUrl, TooLarge, YtdlpError
-from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Progress
+from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Progress, Skipped
 
 __all__ = [
     "Downloaded",
@@ -24,6 +24,7 @@ __all__ = [
     "Programs",
     "Progress",
     "RefusedUrl",
+    "Skipped",
     "TooLarge",
     "YtdlpError",
 ]

@@ -19,9 +19,10 @@ from scheduler.pipeline.ytdlp.errors import RefusedUrl, YtdlpError, check_allowe
 from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.pipeline.ytdlp.results import Listing
+from scheduler.profiles.filters import known_fields
 from scheduler.settings import DownloaderSettings
 from scheduler.sites import netguard
-from scheduler.work import ListedVideo
+from scheduler.work import Listed, ListedVideo
 
 # A re-sync stops after this many entries in a row that the category holds already (as
 # yt-dlp's --break-on-existing does after one): what follows them is older, and known.
@@ -155,12 +156,15 @@ def listed_videos(entries: Iterable[Any], website: str, check: Callable[[str], N
         if (host, foreign_id) in seen:
             continue
         seen.add((host, foreign_id))
-        listed = {k: str(entry[k]) for k in ("title", "description", "uploader", "thumbnail") if entry.get(k)}
+        listed: Listed = {
+            k: str(entry[k]) for k in ("title", "description", "uploader", "thumbnail") if entry.get(k)
+        }
+        listed |= known_fields(entry)  # what the profiles' filters read
         tags = entry.get("tags")
         listed_tags = (
             tuple(str(t) for t in tags if isinstance(t, str | int)) if isinstance(tags, list) else ()
         )
-        videos.append(ListedVideo(host, foreign_id, url, listed.get("title", ""), listed, listed_tags))
+        videos.append(ListedVideo(host, foreign_id, url, str(listed.get("title", "")), listed, listed_tags))
     videos.reverse()
     return Listing(videos, refused)
 

@@ -19,7 +19,7 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from http.cookiejar import Cookie
 from pathlib import Path
@@ -37,7 +37,8 @@ from scheduler.pipeline.ytdlp.protocol import (
     raise_failure,
     settings_as_data,
 )
-from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Progress
+from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Progress, Skipped
+from scheduler.profiles import Profile, to_json
 from scheduler.settings import DownloaderSettings
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,22 @@ class Worker:
         allowed: tuple[str, ...],
         cookies: Iterable[Cookie] = (),
         listed_thumbnail: str = "",
-    ) -> Downloaded:
+        profiles: Sequence[Profile] = (),
+        listed: Mapping[str, Any] | None = None,
+    ) -> Downloaded | Skipped:
         """ytdlp.download, in this worker: the same result and errors, or WorkerDied."""
         job = _job("download", url, settings, allowed, cookies)
-        job |= {"workdir": str(workdir), "listed_thumbnail": listed_thumbnail}
+        job |= {
+            "workdir": str(workdir),
+            "listed_thumbnail": listed_thumbnail,
+            "profiles": [to_json(p) for p in profiles],
+            "listed": dict(listed or {}),
+        }
         return downloaded_from_data(_done(await self._run(job, progress=progress)))
+
+    async def format_problem(self, selector: str) -> str:
+        """What yt-dlp finds wrong with a format selector; "" when it parses."""
+        return str(_done(await self._run({"job": "format", "selector": selector}))["problem"])
 
     async def list_category(
         self,
@@ -249,6 +261,12 @@ class WorkerPool:
             self._busy.discard(worker)
             if worker.running():
                 await self._put_back(worker)
+
+    async def format_problem(self, selector: str) -> str:
+        """What yt-dlp finds wrong with a format selector ("" when nothing is), asked of a
+        worker: the API checks a profile's selector with it."""
+        async with self.worker() as worker:
+            return await worker.format_problem(selector)
 
     async def _take(self) -> Worker:
         """An idle worker that still runs, else a new one."""

@@ -8,22 +8,26 @@ is rebuilt into an object by the service):
   service -> stdin:  {"job": "setup", "settings": {...}}   (first: yt-dlp's one-time set-up)
                      {"job": "download", "url": ..., "workdir": ..., "settings": {...},
                       "allowed": [...], "cookies": [{...}, ...], "listed_thumbnail": ...,
-                      "log_level": ...}
+                      "profiles": [{...}, ...] (profiles.to_json's), "listed": {...}
+                      (what the listing said of it), "log_level": ...}
                      {"job": "list", "url": ..., "website": ..., "first": ..., "known":
                       [[website, foreign_id], ...] or null, "paged": ..., "page_entries":
                       ..., and settings, allowed, cookies, log_level as above}
                      {"job": "tags", "url": ..., and settings, allowed, cookies, log_level}
                      {"job": "media_file", "url": ...}
+                     {"job": "format", "selector": ...}   (a format selector to check)
                      {"job": "programs", "settings": {...}}
                      {"go_on": true}   (after each page of a paged listing: stored)
   worker -> stdout:  {"progress": [bytes_done, bytes_total]}   (at most every 0.1 s)
                      {"page": {"videos": [...], "refused": [...]}}  (then waits for go_on)
                      {"log": [level, logger, message]}  (records at the job's "log_level")
                      {"done": {"info": {...}, "video_path": ..., "info_json_path": ...,
-                               "thumbnail_path": ... or null}}
+                               "thumbnail_path": ... or null, "subtitle_paths": [...]}}
+                  or {"done": {"skipped": reason, "fields": {...}}}   (no category wants it)
                   or {"done": {"videos": [...], "refused": [...]}}   (a listing)
                   or {"done": {"tags": [...]}}
                   or {"done": {"media_file": true | false}}
+                  or {"done": {"problem": ""}}   (what is wrong with the format selector)
                   or {"done": {"js_runtime": ..., "js_runtime_problem": ..., "ffmpeg": ...,
                                "solver_scripts": ...}}   (what `scheduler doctor` shows)
                   or {"failed": {"kind": "YtdlpError" | "RefusedUrl" | "TooLarge",
@@ -42,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.pipeline.ytdlp.errors import RefusedUrl, TooLarge, YtdlpError
-from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs
+from scheduler.pipeline.ytdlp.results import Downloaded, Listing, Programs, Skipped
 from scheduler.settings.model import DownloaderSettings
 from scheduler.work import ListedVideo
 
@@ -85,7 +89,9 @@ def listing_from_data(data: dict[str, Any]) -> Listing:
             foreign_id=str(v["foreign_id"]),
             url=str(v["url"]),
             title=str(v["title"]),
-            listed={str(k): str(value) for k, value in v["listed"].items()},
+            listed={
+                str(k): value for k, value in v["listed"].items() if isinstance(value, str | int | float)
+            },
             tags=tuple(str(t) for t in v["tags"]),
         )
         for v in data["videos"]
@@ -100,16 +106,27 @@ def downloaded_as_data(downloaded: Downloaded) -> dict[str, Any]:
         "video_path": str(downloaded.video_path),
         "info_json_path": str(downloaded.info_json_path),
         "thumbnail_path": None if thumbnail is None else str(thumbnail),
+        "subtitle_paths": [str(p) for p in downloaded.subtitle_paths],
     }
 
 
-def downloaded_from_data(data: dict[str, Any]) -> Downloaded:
+def skipped_as_data(skipped: Skipped) -> dict[str, Any]:
+    return {"skipped": skipped.reason, "fields": skipped.fields}
+
+
+def downloaded_from_data(data: dict[str, Any]) -> Downloaded | Skipped:
+    if "skipped" in data:
+        fields = data["fields"]
+        return Skipped(
+            str(data["skipped"]), {str(k): v for k, v in fields.items() if isinstance(v, str | int | float)}
+        )
     thumbnail = data["thumbnail_path"]
     return Downloaded(
         info=dict(data["info"]),
         video_path=Path(data["video_path"]),
         info_json_path=Path(data["info_json_path"]),
         thumbnail_path=None if thumbnail is None else Path(thumbnail),
+        subtitle_paths=tuple(Path(p) for p in data["subtitle_paths"]),
     )
 
 

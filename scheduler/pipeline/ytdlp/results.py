@@ -28,6 +28,16 @@ class Downloaded:
     video_path: Path
     info_json_path: Path
     thumbnail_path: Path | None
+    subtitle_paths: tuple[Path, ...] = ()  # video.<language>.<ext>, as the profiles asked
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """No category listing the video wants it (their profiles' filters, decided from its
+    metadata before any byte of it was fetched)."""
+
+    reason: str
+    fields: dict[str, Any]  # what the filters read of the metadata (filters.known_fields)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from scheduler.pipeline.ytdlp.download import download
+from scheduler.pipeline.ytdlp.download import download, format_problem
 from scheduler.pipeline.ytdlp.errors import YtdlpError
 from scheduler.pipeline.ytdlp.listing import list_category, names_a_media_file, video_tags
 from scheduler.pipeline.ytdlp.options import detect_programs, prepare, warm_up
@@ -29,8 +29,10 @@ from scheduler.pipeline.ytdlp.protocol import (
     listing_as_data,
     programs_as_data,
     settings_from_data,
+    skipped_as_data,
 )
-from scheduler.pipeline.ytdlp.results import Listing, Progress
+from scheduler.pipeline.ytdlp.results import Listing, Progress, Skipped
+from scheduler.profiles import from_json
 
 PROGRESS_INTERVAL_S = 0.1
 
@@ -63,6 +65,8 @@ def run_job(
     kind = job["job"]
     if kind == "media_file":
         return {"done": {"media_file": names_a_media_file(job["url"])}}
+    if kind == "format":
+        return {"done": {"problem": format_problem(job["selector"])}}
     settings = settings_from_data(job["settings"])
     if kind == "setup":  # yt-dlp's one-time set-up, once per worker
         prepare(settings)
@@ -76,8 +80,13 @@ def run_job(
     try:
         if kind == "download":
             workdir, thumbnail = Path(job["workdir"]), job["listed_thumbnail"]
-            downloaded = download(job["url"], workdir, settings, progress, allowed, cookies, thumbnail)
+            profiles = [from_json(p) for p in job["profiles"]]
+            downloaded = download(
+                job["url"], workdir, settings, progress, allowed, cookies, thumbnail, profiles, job["listed"]
+            )
             progress.flush()
+            if isinstance(downloaded, Skipped):
+                return {"done": skipped_as_data(downloaded)}
             return {"done": downloaded_as_data(downloaded)}
         if kind == "list":
 
