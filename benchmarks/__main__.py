@@ -34,6 +34,7 @@ BENCHMARKS = [
     "scaleout",
     "queues",
     "cancel",
+    "imports",
 ]
 
 

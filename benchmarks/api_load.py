@@ -34,11 +34,19 @@ import psutil
 import trio
 import trio_asyncio
 
-from benchmarks.harness import Environment, Result, Row, fetch, inverse_ratio, percentile, ratio
+from benchmarks.harness import (
+    Environment,
+    Result,
+    Row,
+    fetch,
+    inverse_ratio,
+    percentile,
+    ratio,
+    serve_environment,
+)
 from tests.content_site import ContentSite, content_site
 from tests.support import (
     REPO,
-    clean_environment,
     free_port,
     scheduler_process,
     wait_until_listening,
@@ -234,15 +242,7 @@ async def deliver(
     data_dir = env.work / name
     data_dir.mkdir()
     port = free_port()
-    environment = clean_environment(
-        SCHEDULER_DATA_DIR=str(data_dir),
-        SCHEDULER_DATABASE__URL=dsn,
-        SCHEDULER_REDIS__URLS=json.dumps([env.redis_url]),
-        SCHEDULER_GRPC__HOST="127.0.0.1",
-        SCHEDULER_GRPC__PORT=str(port),
-        SCHEDULER_SITES__ALLOWED=json.dumps(["127.0.0.1"]),
-        SCHEDULER_SHUTDOWN__GRACE_S="1",
-    )
+    environment = serve_environment(env, dsn, data_dir, port)
     target = f"127.0.0.1:{port}"
     log = data_dir / "serve.log"
     load: dict[str, Any] = {}

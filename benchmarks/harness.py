@@ -9,6 +9,7 @@ docs/performance.md between the module's markers. Scales: `tiny` (the tests), `q
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import statistics
 import uuid
@@ -22,6 +23,7 @@ import asyncpg
 import psutil
 
 from scheduler.db.migrate import migrate
+from tests.support import clean_environment
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SCALES = ("tiny", "quick", "full")
@@ -69,6 +71,23 @@ class Environment:
         finally:
             drop = (f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in dict.fromkeys([*names, template]))
             asyncio.run(execute(self.database_url, *drop))
+
+
+def serve_environment(
+    env: Environment, dsn: str, data_dir: Path, port: int, **overrides: str
+) -> dict[str, str]:
+    """The environment of a benchmark's `scheduler serve`: its database, the run's Redis,
+    on this host, the content site's host allowed, a short grace at its stop."""
+    return clean_environment(
+        SCHEDULER_DATA_DIR=str(data_dir),
+        SCHEDULER_DATABASE__URL=dsn,
+        SCHEDULER_REDIS__URLS=json.dumps([env.redis_url]),
+        SCHEDULER_GRPC__HOST="127.0.0.1",
+        SCHEDULER_GRPC__PORT=str(port),
+        SCHEDULER_SITES__ALLOWED=json.dumps(["127.0.0.1"]),
+        SCHEDULER_SHUTDOWN__GRACE_S="1",
+        **overrides,
+    )
 
 
 async def _migrate_and_fill(dsn: str, script: str, values: Sequence[object]) -> None:

@@ -32,7 +32,8 @@ CREATE TABLE categories (
     created_at timestamp with time zone NOT NULL DEFAULT now(),
     sync_count integer NOT NULL DEFAULT 0,
     claim_base double precision NOT NULL DEFAULT 0,
-    profile jsonb NOT NULL DEFAULT '{}'::jsonb
+    profile jsonb NOT NULL DEFAULT '{}'::jsonb,
+    failed_listings integer NOT NULL DEFAULT 0
 );
 
 CREATE TABLE category_counts (
@@ -86,7 +87,26 @@ CREATE TABLE instances (
     started_at timestamp with time zone NOT NULL DEFAULT now(),
     heartbeat_at timestamp with time zone NOT NULL DEFAULT now(),
     expires_at timestamp with time zone NOT NULL,
-    stopped_at timestamp with time zone
+    stopped_at timestamp with time zone,
+    death_told boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE notify_cursors (
+    target text NOT NULL,
+    kind text NOT NULL,
+    last_event_id bigint NOT NULL DEFAULT 0,
+    attempts integer NOT NULL DEFAULT 0,
+    next_at timestamp with time zone NOT NULL DEFAULT now(),
+    lease_owner text,
+    lease_expires_at timestamp with time zone,
+    seen_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+CREATE TABLE notify_events (
+    id bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    created_at timestamp with time zone NOT NULL DEFAULT now()
 );
 
 CREATE TABLE previous_downloads (
@@ -163,6 +183,8 @@ ALTER TABLE categories ADD CONSTRAINT categories_backoff_factor_check CHECK ((ba
 
 ALTER TABLE categories ADD CONSTRAINT categories_check CHECK (((lease_owner IS NULL) = (lease_expires_at IS NULL)));
 
+ALTER TABLE categories ADD CONSTRAINT categories_failed_listings_check CHECK ((failed_listings >= 0));
+
 ALTER TABLE categories ADD CONSTRAINT categories_pkey PRIMARY KEY (id);
 
 ALTER TABLE categories ADD CONSTRAINT categories_subscriber_count_check CHECK ((subscriber_count >= 0));
@@ -206,6 +228,20 @@ ALTER TABLE instances ADD CONSTRAINT instances_id_check CHECK ((id <> ''::text))
 ALTER TABLE instances ADD CONSTRAINT instances_pkey PRIMARY KEY (id);
 
 ALTER TABLE instances ADD CONSTRAINT instances_workers_check CHECK ((workers >= 0));
+
+ALTER TABLE notify_cursors ADD CONSTRAINT notify_cursors_attempts_check CHECK ((attempts >= 0));
+
+ALTER TABLE notify_cursors ADD CONSTRAINT notify_cursors_check CHECK (((lease_owner IS NULL) = (lease_expires_at IS NULL)));
+
+ALTER TABLE notify_cursors ADD CONSTRAINT notify_cursors_kind_check CHECK ((kind <> ''::text));
+
+ALTER TABLE notify_cursors ADD CONSTRAINT notify_cursors_pkey PRIMARY KEY (target, kind);
+
+ALTER TABLE notify_cursors ADD CONSTRAINT notify_cursors_target_check CHECK ((target <> ''::text));
+
+ALTER TABLE notify_events ADD CONSTRAINT notify_events_kind_check CHECK ((kind <> ''::text));
+
+ALTER TABLE notify_events ADD CONSTRAINT notify_events_pkey PRIMARY KEY (id);
 
 ALTER TABLE previous_downloads ADD CONSTRAINT previous_downloads_category_id_fkey FOREIGN KEY (category_id) REFERENCES categories(id) ON DELETE SET NULL;
 
@@ -278,6 +314,10 @@ CREATE INDEX category_videos_waiting ON public.category_videos USING btree (cate
 CREATE UNIQUE INDEX inference_categories_tag ON public.inference_categories USING btree (lower(tag));
 
 CREATE INDEX instances_expiry ON public.instances USING btree (expires_at);
+
+CREATE INDEX notify_cursors_kind ON public.notify_cursors USING btree (kind);
+
+CREATE INDEX notify_events_kind ON public.notify_events USING btree (kind, id);
 
 CREATE INDEX subscriptions_category ON public.subscriptions USING btree (category_id);
 

@@ -47,6 +47,12 @@ class Metrics:
             ["website", "outcome"],
             registry=r,
         )
+        self.notifications = Counter(
+            "scheduler_notifications",
+            "Digests of events for notification URLs, by kind and outcome (sent, retried, dropped)",
+            ["kind", "outcome"],
+            registry=r,
+        )
         self.bytes_downloaded = Counter(
             "scheduler_downloaded_bytes", "Bytes of video downloaded", ["website"], registry=r
         )

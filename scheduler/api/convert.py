@@ -71,6 +71,17 @@ def profile(value: Profile) -> pb.DownloadProfile:
     )
 
 
+def subscription(row: records.Subscription) -> pb.Subscription:
+    return pb.Subscription(
+        user_id=row.user_id,
+        category_id=row.category_id,
+        url=row.url,
+        profile=profile(row.profile),
+        disable_download_cache=row.disable_download_cache,
+        subscribed_at=rfc3339(row.subscribed_at),
+    )
+
+
 def event(row: records.Event) -> pb.Event:
     return pb.Event(
         id=row.id,

@@ -58,6 +58,14 @@ async def receive(stream: Stream[Request, Any]) -> Request:
     return request
 
 
+async def receive_or_end(stream: Stream[Request, Any]) -> Request | None:
+    """The next message of a client stream, or None at its end."""
+    try:
+        return await stream.recv_message()
+    except DecodeError:
+        raise InvalidArgument("request", "not a valid message of this method's type") from None
+
+
 @contextmanager
 def status_mapping(stream: Stream[Any, Any]) -> Iterator[None]:
     """Domain errors and outages raised inside become the gRPC statuses a client sees."""

@@ -9,8 +9,9 @@ from dataclasses import replace
 from grpclib.server import Stream
 
 from scheduler.api import convert, validation
-from scheduler.api.errors import receive, status_mapping, unary
+from scheduler.api.errors import receive, receive_or_end, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
+from scheduler.db.records import ImportEntry
 from scheduler.db.store import Store
 from scheduler.errors import InvalidArgument
 from scheduler.findings import Finding
@@ -18,6 +19,9 @@ from scheduler.settings import SitesSettings
 from scheduler.sites.cookies import CookieJars
 from scheduler.v1 import scheduler_pb2 as pb
 from scheduler.v1.scheduler_grpc import SchedulerBase
+
+# An import's lines go to the database in transactions of this many.
+IMPORT_BATCH = 500
 
 
 class SchedulerService(SchedulerBase):
@@ -73,6 +77,61 @@ class SchedulerService(SchedulerBase):
         return pb.UpdateCategoryResponse(
             category=convert.category(change.category), skipped=change.skipped, restored=change.restored
         )
+
+    async def ImportSubscriptions(
+        self, stream: Stream[pb.ImportLine, pb.ImportSubscriptionsResponse]
+    ) -> None:
+        with status_mapping(stream):
+            results: list[pb.ImportResult] = []
+            batch: list[tuple[pb.ImportResult, ImportEntry]] = []
+            while (line := await receive_or_end(stream)) is not None:
+                result = pb.ImportResult(line=line.line, url=line.url[: validation.MAX_URL_ECHO])
+                results.append(result)
+                try:
+                    entry = await self._import_entry(line)
+                except InvalidArgument as refused:
+                    result.outcome, result.reason = pb.REFUSED, str(refused)
+                    continue
+                batch.append((result, entry))
+                if len(batch) >= IMPORT_BATCH:
+                    await self._import_batch(batch)
+                    batch = []
+            await self._import_batch(batch)
+            outcomes = [r.outcome for r in results]
+            response = pb.ImportSubscriptionsResponse(
+                results=results,
+                created=outcomes.count(pb.CREATED),
+                already_there=outcomes.count(pb.ALREADY_THERE),
+                refused=outcomes.count(pb.REFUSED),
+            )
+        await stream.send_message(response)
+
+    async def _import_entry(self, line: pb.ImportLine) -> ImportEntry:
+        """The line checked as ScheduleCategory checks its request."""
+        user_id = validation.positive_id(line.user_id, "user_id")
+        target = validation.category_target(pb.ScheduleCategoryRequest(url=line.url), self._allowed_sites)
+        profile = validation.profile(line.profile)
+        await self._check_format(profile.format, "profile.format")
+        return ImportEntry(user_id, target, profile, line.disable_download_cache)
+
+    async def _import_batch(self, batch: list[tuple[pb.ImportResult, ImportEntry]]) -> None:
+        if not batch:
+            return
+        imported = await self._store.import_subscriptions([entry for _, entry in batch])
+        for (result, entry), done in zip(batch, imported, strict=True):
+            result.url, result.category_id = entry.target.url, done.category_id
+            result.category_created = done.category_created
+            result.outcome = pb.CREATED if done.subscribed else pb.ALREADY_THERE
+
+    async def ExportSubscriptions(
+        self, stream: Stream[pb.ExportSubscriptionsRequest, pb.Subscription]
+    ) -> None:
+        with status_mapping(stream):
+            request = await receive(stream)
+            user_id = validation.optional_id(request.user_id, "user_id")
+            subscriptions = await self._store.export_subscriptions(user_id)
+        for subscription in subscriptions:
+            await stream.send_message(convert.subscription(subscription))
 
     async def _check_format(self, selector: str, field: str) -> None:
         """A format selector is parsed by yt-dlp itself (in a worker): one it cannot parse

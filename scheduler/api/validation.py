@@ -19,6 +19,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_NAME_LENGTH = 200
 MAX_HOST_LENGTH = 253
+MAX_URL_ECHO = 2000  # what an answer repeats of a refused URL
 # A host name or IP address, as videos' websites are stored (lower case, no port).
 _HOST = re.compile(r"[a-z0-9.:-]+")
 

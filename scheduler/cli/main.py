@@ -16,17 +16,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import trio
 import trio_asyncio
 from google.protobuf.message import Message
 
 from scheduler import __version__, logs, startup
-from scheduler.cli import profile_flags, render, transport
+from scheduler.cli import profile_flags, render, subscription_files, transport
 from scheduler.cli.transport import ClientError
+from scheduler.notify import sender
+from scheduler.notify.digest import test_message
 from scheduler.settings import TARGET_VARIABLE, TOKEN_VARIABLE, Settings, SettingsError, load
 from scheduler.startup import Patience
 from scheduler.v1 import scheduler_pb2 as pb
 
 log = logging.getLogger("scheduler")
+
+IMPORT_S_PER_LINE = 0.01
 
 _SITES = {"niconico": pb.NICONICO, "youtube": pb.YOUTUBE, "bilibili": pb.BILIBILI}
 _KINDS = {"tag": pb.TAG, "channel": pb.CHANNEL, "playlist": pb.PLAYLIST}
@@ -41,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service until SIGINT or SIGTERM")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
     commands.add_parser("migrate", help="apply pending database migrations and exit")
+    notify = commands.add_parser(
+        "notify", help="`notify test`: send a test message to every notification URL"
+    )
+    notify.add_argument("action", choices=["test"])
 
     def client_command(name: str, help: str, json: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
@@ -127,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Checks this machine with the settings `serve` would use (--config, SCHEDULER_*); "
         "with --target, asks that running service instead."
     )
+    export = client_command(
+        "export", "every subscription, with its category's URL and profile, as JSON", json=False
+    )
+    export.add_argument("--user", type=int, default=0, help="only this user's (default: everyone's)")
+    imports = client_command(
+        "import", "subscribe a user to every category of a file: a scheduler export, OPML, Takeout CSV"
+    )
+    imports.add_argument("file", type=Path, help="the file ('-': standard input)")
+    imports.add_argument("--user", type=int, required=True, help="the user the subscriptions are for")
+
     client_command("inference", "list the tag -> content category rules")
     infer = client_command("infer", "add or change a tag -> content category rule")
     infer.add_argument("tag")
@@ -196,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sites" and bool(args.action) != bool(args.site):
         parser.error("sites: `sites` lists them; `sites reset SITE` closes SITE's breaker")
     # Commands of this machine, with the settings `serve` reads (doctor: without --target).
-    if args.command in ("serve", "migrate") or (args.command == "doctor" and args.target is None):
+    if args.command in ("serve", "migrate", "notify") or (args.command == "doctor" and args.target is None):
         logs.configure()
         try:
             settings = load(args.config)
@@ -208,6 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(_migrating(settings, False) if args.no_migrate else settings)
         if args.command == "doctor":
             return _doctor(settings, args.json)
+        if args.command == "notify":
+            return _notify_test(settings)
         return _migrate(settings)
     try:
         connection = client_connection(args, os.environ)
@@ -222,6 +243,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = transport.health(connection)
             print(status)
             return 0 if status == "SERVING" else 1
+        if args.command == "export":
+            subscriptions = transport.receive_all(
+                connection, "ExportSubscriptions", pb.ExportSubscriptionsRequest(user_id=args.user)
+            )
+            print(subscription_files.export(subscriptions))
+            return 0
+        if args.command == "import":
+            return _import(connection, args)
         if args.command == "profile":
             response = _profile(connection, args)
         else:
@@ -257,6 +286,45 @@ def _profile(connection: transport.Connection, args: argparse.Namespace) -> Mess
     return response
 
 
+def _import(connection: transport.Connection, args: argparse.Namespace) -> int:
+    """Reads the file, sends its subscriptions (ImportSubscriptions), prints a line per
+    subscription and the totals; exit 1 when any was refused."""
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8-sig")
+        entries = subscription_files.read(text)
+    except (OSError, UnicodeDecodeError, subscription_files.UnreadableFile) as error:
+        print(f"scheduler: {args.file}: {error}", file=sys.stderr)
+        return 2
+    unread = [e for e in entries if e.problem]
+    lines = [
+        pb.ImportLine(
+            user_id=args.user,
+            url=e.url,
+            profile=e.profile,
+            disable_download_cache=e.disable_download_cache,
+            line=n,
+        )
+        for n, e in enumerate(entries, 1)
+        if not e.problem
+    ]
+    # Each line costs the service a little: the deadline grows with the file.
+    response = transport.send_all(
+        connection, "ImportSubscriptions", lines, connection.timeout_s + IMPORT_S_PER_LINE * len(lines)
+    )
+    if args.json:
+        print(render.as_json(response))
+    else:
+        said = {n: f"refused: {e.problem}" for n, e in enumerate(entries, 1) if e.problem}
+        said |= {r.line: render.import_result(r) for r in response.results}
+        for n in sorted(said):  # in the file's order
+            print(f"{entries[n - 1].where}: {said[n]}")
+        refused = response.refused + len(unread)
+        print(
+            f"imported: {response.created} created, {response.already_there} already there, {refused} refused"
+        )
+    return 1 if unread or response.refused else 0
+
+
 def _kept_its_profile(args: argparse.Namespace, request: Any, response: Any) -> bool:
     """A profile was asked for a category that exists with another one (it keeps its own)."""
     return profile_flags.given(args) and not response.created and response.profile != request.profile
@@ -290,6 +358,24 @@ def _doctor(settings: Settings, json: bool) -> int:
     response = diagnosis(trio_asyncio.run(diagnose_here, settings))
     print(render.as_json(response) if json else render.describe(response))
     return 0 if response.healthy else 1
+
+
+def _notify_test(settings: Settings) -> int:
+    """A test message to every notification URL, a line each saying whether it went; exit 1
+    unless every one did."""
+    if not settings.notify.targets:
+        print("scheduler: no notification URLs (SCHEDULER_NOTIFY__URLS)", file=sys.stderr)
+        return 1
+
+    async def send_all() -> list[bool]:
+        return [await sender.send(t, test_message()) for t in settings.notify.targets]
+
+    sent = trio.run(send_all)
+    for target, ok in zip(settings.notify.targets, sent, strict=True):
+        print(
+            f"{target.label}: {'sent' if ok else 'NOT SENT (see the URL, the service it names, the network)'}"
+        )
+    return 0 if all(sent) else 1
 
 
 def _write(text: str) -> None:

@@ -75,6 +75,15 @@ def profile_text(profile: pb.DownloadProfile) -> str:
     return describe_profile(checked_profile(profile))
 
 
+def import_result(r: pb.ImportResult) -> str:
+    """ "created category 12 (URL)", "already there: category 12", "refused: url: ..."."""
+    if r.outcome == pb.REFUSED:
+        return f"refused: {r.reason}"
+    if r.outcome == pb.ALREADY_THERE:
+        return f"already there: category {r.category_id} ({r.url})"
+    return f"subscribed to {'new ' if r.category_created else ''}category {r.category_id} ({r.url})"
+
+
 def _updated(r: pb.UpdateCategoryResponse) -> str:
     line = f"category {r.category.id}: profile {profile_text(r.category.profile)}"
     return line + f"; {r.skipped} pending videos skipped, {r.restored} skipped videos pending again"

@@ -11,7 +11,7 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +86,42 @@ def call(connection: Connection, method: str, request: Message) -> Any:
         try:
             stub_method = getattr(SchedulerStub(channel), method)
             return await stub_method(request, timeout=connection.timeout_s, metadata=connection.metadata)
+        finally:
+            channel.close()
+
+    with _client_errors(connection):
+        return asyncio.run(invoke())
+
+
+def send_all(connection: Connection, method: str, requests: Sequence[Message], timeout_s: float) -> Any:
+    """A client-streaming call: every request, then its one response, within timeout_s."""
+
+    async def invoke() -> Any:
+        channel = connection.channel()
+        try:
+            stub_method = getattr(SchedulerStub(channel), method)
+            async with stub_method.open(timeout=timeout_s, metadata=connection.metadata) as stream:
+                for request in requests:
+                    await stream.send_message(request)
+                await stream.end()
+                return await stream.recv_message()
+        finally:
+            channel.close()
+
+    with _client_errors(connection):
+        return asyncio.run(invoke())
+
+
+def receive_all(connection: Connection, method: str, request: Message) -> list[Any]:
+    """A server-streaming call: every message it answers with."""
+
+    async def invoke() -> list[Any]:
+        channel = connection.channel()
+        try:
+            stub_method = getattr(SchedulerStub(channel), method)
+            async with stub_method.open(timeout=connection.timeout_s, metadata=connection.metadata) as stream:
+                await stream.send_message(request, end=True)
+                return [message async for message in stream]
         finally:
             channel.close()
 

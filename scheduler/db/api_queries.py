@@ -10,16 +10,20 @@ from typing import Any
 
 from scheduler.categories import CategoryTarget
 from scheduler.db.connector import SQL, Database
+from scheduler.db.notify_queries import notice
 from scheduler.db.records import (
     Breaker,
     CategorySummary,
     Download,
     Event,
+    Imported,
+    ImportEntry,
     InferenceCategory,
     Instance,
     ProfileChange,
     Scheduled,
     Stats,
+    Subscription,
     Video,
     WebsiteCounts,
 )
@@ -47,9 +51,7 @@ class ApiQueries:
             )
             category_id: int = row["id"]
             if row["created"]:
-                created = f"category created: {target.url}"
-                if profile != DEFAULT:
-                    created += f" (profile: {describe(profile)})"
+                created = f"category created: {target.url}{_profile_note(profile)}"
                 await conn.execute(SQL["add_event"], category_id, None, created)
             subscribers = await conn.fetchval(SQL["subscribe"], user_id, category_id)
             if subscribers is not None:
@@ -94,6 +96,48 @@ class ApiQueries:
             await conn.execute(SQL["add_event"], category_id, None, message)
             row = await conn.fetchrow(SQL["list_categories"], user_id, category_id)
         return ProfileChange(CategorySummary.from_row(row), len(skip), len(restore))
+
+    async def import_subscriptions(self, entries: list[ImportEntry]) -> list[Imported]:
+        """A batch of an import's lines in one transaction, set-based (three statements
+        whatever its size): each line's category and whether it was new, as
+        schedule_category would have answered them one by one."""
+        async with self._db.transaction() as conn:
+            rows = await conn.fetch(
+                SQL["import_categories"],
+                [e.target.url for e in entries],
+                [e.target.website for e in entries],
+                [e.target.kind.value for e in entries],
+                [e.disable_download_cache for e in entries],
+                [to_json(e.profile) for e in entries],
+                list(range(len(entries))),
+            )
+            categories = {r["url"]: (r["id"], r["created"]) for r in rows}
+            created = {url for url, (_, new) in categories.items() if new}
+            firsts = {e.target.url: e for e in reversed(entries)}  # each URL's first line
+            told = [
+                (categories[url][0], f"category created: {url}" + _profile_note(firsts[url].profile))
+                for url in sorted(created)
+            ]
+            await conn.execute(SQL["add_events"], [c for c, _ in told], [m for _, m in told])
+            pairs = [(e.user_id, categories[e.target.url][0]) for e in entries]
+            added = await conn.fetch(
+                SQL["import_subscriptions"], [u for u, _ in pairs], [c for _, c in pairs]
+            )
+            if added:
+                await conn.execute(SQL["notify_work"])
+        new = {(r["user_id"], r["category_id"]) for r in added}
+        results = []
+        for entry, pair in zip(entries, pairs, strict=True):
+            category_created = entry.target.url in created
+            created.discard(entry.target.url)  # the first line of the URL made it
+            results.append(Imported(pair[1], category_created, pair in new))
+            new.discard(pair)  # a later line of the same subscription found it there
+        return results
+
+    async def export_subscriptions(self, user_id: int | None) -> list[Subscription]:
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(SQL["export_subscriptions"], user_id)
+        return [Subscription.from_row(r) for r in rows]
 
     async def list_events(self, category_id: int | None, limit: int) -> list[Event]:
         async with self._db.connection() as conn:
@@ -207,7 +251,9 @@ class ApiQueries:
             if closed is None:
                 return False
             await conn.execute(SQL["resume_site"], site, closed["probe_at"])
-            await conn.execute(SQL["add_site_event"], f"site {site}: breaker closed by an operator")
+            message = f"site {site}: breaker closed by an operator"
+            await conn.execute(SQL["add_site_event"], message)
+            await notice(conn, "breaker", message)
             await conn.execute(SQL["notify_work"])  # its work goes at once
         return True
 
@@ -226,6 +272,10 @@ def _website_counts(rows: Any) -> list[WebsiteCounts]:
         if r["oldest_pending"] is not None:
             oldest[r["website"]] = r["oldest_pending"]
     return [WebsiteCounts(w, videos[w], oldest.get(w)) for w in sorted(videos)]
+
+
+def _profile_note(profile: Profile) -> str:
+    return f" (profile: {describe(profile)})" if profile != DEFAULT else ""
 
 
 def _decide_again(rows: Any) -> tuple[list[int], list[str], list[int]]:

@@ -4,6 +4,7 @@ tripped, the one probe to each, and opening and closing a breaker."""
 from __future__ import annotations
 
 from scheduler.db.connector import SQL, Connection, Database
+from scheduler.db.notify_queries import notice
 from scheduler.db.records import TrippedBreaker
 
 
@@ -34,7 +35,9 @@ class BreakerQueries:
         async with self._db.transaction() as conn:
             if await conn.fetchrow(SQL["close_breaker"], site, holder) is None:
                 return False
-            await conn.execute(SQL["add_site_event"], f"site {site}: breaker closed: the probe got through")
+            message = f"site {site}: breaker closed: the probe got through"
+            await conn.execute(SQL["add_site_event"], message)
+            await notice(conn, "breaker", message)
             await conn.execute(SQL["notify_work"])
         return True
 
@@ -50,8 +53,7 @@ async def trip(conn: Connection, site: str, reason: str, min_s: float, max_s: fl
     if opened is None:  # open already
         return float(await conn.fetchval(SQL["breaker_probe_in_s"], site))
     again = " again" if opened["openings"] > 1 else ""
-    await conn.execute(
-        SQL["add_site_event"],
-        f"site {site}: breaker opened{again} ({reason}); probing in {opened['probe_in_s']:.0f}s",
-    )
+    message = f"site {site}: breaker opened{again} ({reason}); probing in {opened['probe_in_s']:.0f}s"
+    await conn.execute(SQL["add_site_event"], message)
+    await notice(conn, "breaker", message)
     return float(opened["probe_in_s"])

@@ -4,6 +4,7 @@ metrics' queue depth, and the standing site events (expiring cookies)."""
 from __future__ import annotations
 
 from scheduler.db.connector import SQL, Database
+from scheduler.db.notify_queries import notice
 from scheduler.db.records import Registration
 
 
@@ -33,12 +34,19 @@ class InstanceQueries:
                 ttl_s,
             )
             await conn.execute(SQL["forget_instances"])
+            for dead in await conn.fetch(SQL["tell_dead_instances"]):
+                last = dead["heartbeat_at"].isoformat(timespec="seconds")
+                await notice(conn, "instance", f"instance {dead['id']} died (last heartbeat {last})")
 
     async def stop_instance(self, instance_id: str) -> None:
         async with self._db.connection() as conn:
             await conn.execute(SQL["stop_instance"], instance_id)
 
     async def add_site_event_daily(self, message: str) -> bool:
-        """Records a standing site event at most once a day; whether it was recorded now."""
-        async with self._db.connection() as conn:
-            return await conn.fetchval(SQL["add_site_event_daily"], message) is not None
+        """Records a standing site event (cookies about to expire) at most once a day, and
+        tells it; whether it was recorded now."""
+        async with self._db.transaction() as conn:
+            if await conn.fetchval(SQL["add_site_event_daily"], message) is None:
+                return False
+            await notice(conn, "cookies", message)
+        return True

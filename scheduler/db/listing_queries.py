@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from scheduler.db.breaker_queries import trip
 from scheduler.db.connector import SQL, Connection, Database
+from scheduler.db.notify_queries import notice
 from scheduler.profiles import verdict
 from scheduler.work import ClaimedCategory, ListedVideo, SyncOutcome
 
@@ -15,6 +16,8 @@ from scheduler.work import ClaimedCategory, ListedVideo, SyncOutcome
 # as many for the entries a profile skips, per page.
 MAX_REFUSED_EVENTS = 20
 MAX_SKIPPED_EVENTS = 20
+# A category whose listing failed this many times in a row is told (scheduler/notify).
+LISTING_FAILURES_TOLD = 3
 
 
 class ListingQueries:
@@ -107,9 +110,14 @@ class ListingQueries:
             await conn.execute(SQL["give_back_category"], category.id, self.owner, retry_s)
 
     async def fail_sync(self, category: ClaimedCategory, error: str, retry_s: float) -> None:
+        """Given back after a failed listing, with an event; the LISTING_FAILURES_TOLD-th
+        failure in a row is told (a category whose listing keeps failing)."""
         async with self._db.transaction() as conn:
             if await conn.fetchval(SQL["give_back_category"], category.id, self.owner, retry_s) is not None:
                 await conn.execute(SQL["add_event"], category.id, None, f"listing failed: {error}")
+                if await conn.fetchval(SQL["count_failed_listing"], category.id) == LISTING_FAILURES_TOLD:
+                    failures = f"{LISTING_FAILURES_TOLD} listings in a row failed"
+                    await notice(conn, "listing", f"{category.url}: {failures}, the last: {error}")
 
     async def throttle_sync(
         self, category: ClaimedCategory, site: str, reason: str, min_s: float, max_s: float

@@ -7,10 +7,11 @@ from scheduler.db.breaker_queries import BreakerQueries
 from scheduler.db.connector import Database
 from scheduler.db.instance_queries import InstanceQueries
 from scheduler.db.listing_queries import ListingQueries
+from scheduler.db.notify_queries import NotifyQueries
 from scheduler.db.video_queries import VideoQueries
 
 
-class PipelineQueries(ListingQueries, VideoQueries, BreakerQueries, InstanceQueries):
+class PipelineQueries(ListingQueries, VideoQueries, BreakerQueries, InstanceQueries, NotifyQueries):
     """`owner` is the instance's id: every change to leased work is accepted only from the
     owner of the lease."""
 

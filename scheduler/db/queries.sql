@@ -53,6 +53,49 @@ LEFT JOIN category_counts n ON n.category_id = c.id
 WHERE s.user_id = $1 AND ($2::bigint IS NULL OR c.id = $2)
 ORDER BY c.id;
 
+-- name: import_categories
+-- An import's batch of categories ($6: each line's place in the batch), created where
+-- new as upsert_category does one at a time: each URL once (its first line's profile),
+-- in URL order, so that imports running at once lock the same rows in the same order.
+INSERT INTO categories (url, website, kind, disable_download_cache, profile)
+SELECT DISTINCT ON (i.url) i.url, i.website, i.kind::category_kind, i.cache, i.profile::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::int[])
+    AS i(url, website, kind, cache, profile, n)
+ORDER BY i.url, i.n
+ON CONFLICT (url) DO UPDATE
+    SET disable_download_cache = categories.disable_download_cache OR EXCLUDED.disable_download_cache
+RETURNING id, url, (xmax = 0) AS created;
+
+-- name: import_subscriptions
+-- An import's batch of subscriptions, each (user, category) once, counted on their
+-- categories and each told by an event, as subscribe does one; returns the new ones.
+WITH added AS (
+    INSERT INTO subscriptions (user_id, category_id)
+    SELECT DISTINCT s.user_id, s.category_id FROM unnest($1::bigint[], $2::bigint[]) AS s(user_id, category_id)
+    ORDER BY s.user_id, s.category_id
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, category_id
+), counted AS (
+    UPDATE categories c SET subscriber_count = c.subscriber_count + a.added
+    FROM (SELECT category_id, count(*)::int AS added FROM added GROUP BY category_id) a
+    WHERE c.id = a.category_id
+), told AS (
+    INSERT INTO archival_events (category_id, message)
+    SELECT category_id, 'user ' || user_id || ' subscribed' FROM added
+)
+SELECT user_id, category_id FROM added;
+
+-- name: add_events
+INSERT INTO archival_events (category_id, message) SELECT * FROM unnest($1::bigint[], $2::text[]);
+
+-- name: export_subscriptions
+-- Every subscription ($1 NULL) or a user's, with its category's URL and profile.
+SELECT s.user_id, c.id AS category_id, c.url, c.profile::text, c.disable_download_cache,
+       s.created_at AS subscribed_at
+FROM subscriptions s JOIN categories c ON c.id = s.category_id
+WHERE $1::bigint IS NULL OR s.user_id = $1
+ORDER BY s.user_id, c.id;
+
 -- name: set_profile
 -- Locks the category (as a sync's store does first) and returns its profile before.
 WITH old AS (SELECT id, profile FROM categories WHERE id = $1 FOR NO KEY UPDATE)
@@ -314,9 +357,14 @@ SET last_synced = now(),
     backoff_factor = CASE WHEN $3 THEN 1 ELSE least(backoff_factor * 2, $4) END,
     next_sync_at = now() + make_interval(
         secs => $5 * CASE WHEN $3 THEN 1 ELSE least(backoff_factor * 2, $4) END),
-    lease_owner = NULL, lease_expires_at = NULL
+    lease_owner = NULL, lease_expires_at = NULL, failed_listings = 0
 WHERE id = $1 AND lease_owner = $2
 RETURNING backoff_factor, next_sync_at;
+
+-- name: count_failed_listing
+-- One more listing of the category failed in a row: how many now.
+UPDATE categories SET failed_listings = failed_listings + 1 WHERE id = $1
+RETURNING failed_listings;
 
 -- name: renew_sync_lease
 -- A first listing stored page by page keeps its category while it goes on.
@@ -691,3 +739,70 @@ WHERE NOT EXISTS (
     WHERE category_id IS NULL AND video_id IS NULL AND message = $1 AND created_at > now() - interval '1 day'
 )
 RETURNING id;
+
+-- Notifications (scheduler/notify, migrations/0017).
+
+-- name: add_notice
+-- An event to tell, in the transaction of what it tells; only while a cursor wants its kind.
+INSERT INTO notify_events (kind, subject)
+SELECT $1, $2 WHERE EXISTS (SELECT FROM notify_cursors WHERE kind = $1);
+
+-- name: tell_dead_instances
+-- Instances whose heartbeat stopped without a clean stop, each told once (by whichever
+-- instance beats first after it expired).
+UPDATE instances SET death_told = true
+WHERE expires_at < now() AND stopped_at IS NULL AND NOT death_told
+RETURNING id, heartbeat_at;
+
+-- name: register_cursors
+-- This instance's URLs ($1, their keys) and kinds ($2): a new cursor starts at the newest
+-- event (what happened before it was set up is not told); a known one is seen now.
+INSERT INTO notify_cursors AS c (target, kind, last_event_id)
+SELECT t.target, t.kind, coalesce((SELECT max(id) FROM notify_events), 0)
+FROM unnest($1::text[], $2::text[]) AS t(target, kind)
+ON CONFLICT (target, kind) DO UPDATE SET seen_at = now();
+
+-- name: claim_digests
+-- The digests due of this instance's URLs ($2), leased to $1 for $4 s: the oldest event
+-- not yet told of the cursor's kind is $3 s old (a digest gathers that long), the retry
+-- time has come, and no other instance holds it.
+WITH due AS (
+    SELECT c.target, c.kind FROM notify_cursors c
+    WHERE c.target = ANY($2::text[]) AND c.next_at <= now()
+      AND (c.lease_expires_at IS NULL OR c.lease_expires_at < now())
+      AND EXISTS (SELECT FROM notify_events e WHERE e.kind = c.kind AND e.id > c.last_event_id
+                  AND e.created_at <= now() - make_interval(secs => $3))
+    ORDER BY c.next_at
+    LIMIT 20
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notify_cursors c SET lease_owner = $1, lease_expires_at = now() + make_interval(secs => $4)
+FROM due WHERE c.target = due.target AND c.kind = due.kind
+RETURNING c.target, c.kind, c.last_event_id, c.attempts;
+
+-- name: digest_events
+-- A digest's events of kind $1 after $2, settled for $3 s (a transaction still open may
+-- yet commit an event of a lower id): how many, the newest id, the first $4 subjects.
+SELECT count(*) AS events, max(id) AS last_id, (array_agg(subject ORDER BY id))[1:$4] AS first
+FROM notify_events
+WHERE kind = $1 AND id > $2 AND created_at <= now() - make_interval(secs => $3);
+
+-- name: digest_sent
+-- Told (or given up on: dropped): the cursor moves past the digest's events.
+UPDATE notify_cursors SET last_event_id = greatest(last_event_id, $4), attempts = 0, next_at = now(),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE target = $1 AND kind = $2 AND lease_owner = $3
+RETURNING target;
+
+-- name: digest_failed
+-- Not sent: tried again in $4 s.
+UPDATE notify_cursors SET attempts = attempts + 1, next_at = now() + make_interval(secs => $4),
+    lease_owner = NULL, lease_expires_at = NULL
+WHERE target = $1 AND kind = $2 AND lease_owner = $3
+RETURNING attempts;
+
+-- name: prune_notices
+-- Events older than every digest could still want (2 days), and cursors no instance has
+-- set up for as long (their URL left the settings).
+WITH events AS (DELETE FROM notify_events WHERE created_at < now() - interval '2 days')
+DELETE FROM notify_cursors WHERE seen_at < now() - interval '2 days';

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scheduler.categories import CategoryTarget
 from scheduler.profiles import Profile, from_json
 
 
@@ -39,6 +40,37 @@ class CategorySummary:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> CategorySummary:
+        return cls(**{**row, "profile": from_json(row["profile"])})
+
+
+@dataclass(frozen=True)
+class ImportEntry:
+    """One line of an import, checked: a user to subscribe to a category."""
+
+    user_id: int
+    target: CategoryTarget
+    profile: Profile  # the category's, if the line creates it
+    disable_download_cache: bool
+
+
+@dataclass(frozen=True)
+class Imported:
+    category_id: int
+    category_created: bool  # by this line (the first of its URL)
+    subscribed: bool  # False: the user subscribed already
+
+
+@dataclass(frozen=True)
+class Subscription:
+    user_id: int
+    category_id: int
+    url: str
+    profile: Profile
+    disable_download_cache: bool
+    subscribed_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Subscription:
         return cls(**{**row, "profile": from_json(row["profile"])})
 
 

@@ -82,3 +82,11 @@ class TrioStore:
     beat_instance = _InTrio(PipelineQueries.beat_instance)
     stop_instance = _InTrio(PipelineQueries.stop_instance)
     add_site_event_daily = _InTrio(PipelineQueries.add_site_event_daily)
+
+    # The notifier's.
+    register_cursors = _InTrio(PipelineQueries.register_cursors)
+    claim_digests = _InTrio(PipelineQueries.claim_digests)
+    digest_events = _InTrio(PipelineQueries.digest_events)
+    digest_sent = _InTrio(PipelineQueries.digest_sent)
+    digest_failed = _InTrio(PipelineQueries.digest_failed)
+    prune_notices = _InTrio(PipelineQueries.prune_notices)

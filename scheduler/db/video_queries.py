@@ -8,6 +8,7 @@ from typing import Any
 
 from scheduler.db.breaker_queries import trip
 from scheduler.db.connector import SQL, Database
+from scheduler.db.notify_queries import notice
 from scheduler.work import ClaimedVideo, UntaggedVideo
 
 
@@ -68,6 +69,7 @@ class VideoQueries:
                 return False
             await conn.execute(SQL["record_delivery"], video.id, video.category_id, video_service_id)
             await conn.execute(SQL["add_video_event"], video.id, message)
+            await notice(conn, "delivered", video.title or video.url)
         return True
 
     async def skip_video(self, video: ClaimedVideo, reason: str, fields: dict[str, Any]) -> bool:
@@ -92,6 +94,7 @@ class VideoQueries:
                 return None
             if row["status"] == "failed":
                 message = f"failed after {row['attempts']} attempts: {error}"
+                await notice(conn, "failed", f"{video.title or video.url}: {error}")
             else:
                 message = f"attempt {row['attempts']} failed, retrying in {retry_in_s:.0f}s: {error}"
             await conn.execute(SQL["add_video_event"], video.id, message)

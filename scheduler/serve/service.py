@@ -34,6 +34,7 @@ from scheduler.db.store import Store
 from scheduler.errors import ServerRefused
 from scheduler.findings import Finding
 from scheduler.metrics import Metrics, serve_metrics
+from scheduler.notify.notifier import keep_notifying
 from scheduler.pipeline.pipeline import Pipeline
 from scheduler.pipeline.ytdlp.pool import WorkerPool
 from scheduler.redlock import Redlock
@@ -96,6 +97,8 @@ async def run(
             metrics = Metrics()
             if jars.sites:
                 await nursery.start(keep_cookies, jars, db, metrics)
+            if settings.notify.targets:
+                await nursery.start(keep_notifying, db, settings.notify, metrics)
             servers = Servers(db.ping, redis_urls, video_service)
             diagnose = functools.partial(doctor.diagnose, settings, jars, servers, ytdlp_workers)
             # The servicer runs in asyncio (grpclib); the checks are Trio code.

@@ -30,6 +30,7 @@ from scheduler.settings.model import (
     LockSettings,
     LogSettings,
     MetricsSettings,
+    NotifySettings,
     RedisSettings,
     ScheduleSettings,
     Settings,
@@ -177,6 +178,11 @@ def parse(raw: Mapping[str, Any]) -> Settings:
         log=LogSettings(
             format=section.one_of(("log", "format"), LOG_FORMATS),
             level=section.one_of(("log", "level"), LOG_LEVELS, upper=True),
+        ),
+        notify=NotifySettings(
+            targets=section.notify_targets(("notify", "urls")),
+            digest_s=section.number(("notify", "digest_s"), 0.001),
+            attempts=section.integer(("notify", "attempts"), 1, 1000),
         ),
     )
     if settings.sites.breaker_min_s > settings.sites.breaker_max_s:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -158,6 +159,29 @@ class Settings:
     shutdown: ShutdownSettings
     metrics: MetricsSettings
     log: LogSettings
+    notify: NotifySettings
+
+
+NOTIFY_KINDS = ("delivered", "failed", "breaker", "cookies", "listing", "instance")
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    url: str = field(repr=False)  # a secret (tokens, passwords): never in a repr or a log
+    kinds: tuple[str, ...]
+    label: str  # how logs and commands name it: "notify URL 2 (json)"
+
+    @property
+    def key(self) -> str:
+        """How the database knows it: its SHA-256, never the URL itself."""
+        return hashlib.sha256(self.url.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    targets: tuple[NotifyTarget, ...]
+    digest_s: float
+    attempts: int
 
 
 VIDEO_SERVICE_KINDS = ("directory", "horahora", "http")

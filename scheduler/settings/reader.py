@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 
 from scheduler.categories import canonical_host, is_ip_address
 from scheduler.settings.model import (
+    NOTIFY_KINDS,
     VIDEO_SERVICE_KINDS,
     VIDEO_SERVICE_LAYOUTS,
     GrpcSettings,
+    NotifyTarget,
     SettingsError,
     VideoServiceSettings,
     redact,
@@ -96,6 +98,26 @@ class Reader:
         ):
             raise self._fail(path, 'must be an http://, https:// or socks5:// URL, or ""', value)
         return value
+
+    def notify_targets(self, path: tuple[str, ...]) -> tuple[NotifyTarget, ...]:
+        """Apprise URLs, each a string (every kind) or {url, events}. A problem is named by
+        the entry's place and the URL's scheme only: the URL is a secret."""
+        entries = self._get(path)
+        if not isinstance(entries, list):
+            raise SettingsError(f"{variable(*path)}: must be a list of Apprise URLs")
+        targets = []
+        for n, entry in enumerate(entries, 1):
+            url, kinds = (entry, list(NOTIFY_KINDS)) if isinstance(entry, str) else _notify_table(entry)
+            scheme = url.partition("://")[0] if "://" in url else ""
+            where = f"{variable(*path)}: entry {n}"
+            if not scheme or not scheme.replace("+", "").isalnum():
+                raise SettingsError(f"{where}: must be an Apprise URL such as json://host/path")
+            if not isinstance(kinds, list) or not kinds or any(k not in NOTIFY_KINDS for k in kinds):
+                raise SettingsError(f"{where} ({scheme}): events must be some of {', '.join(NOTIFY_KINDS)}")
+            if not notify_url_known(url):
+                raise SettingsError(f"{where} ({scheme}): not a URL Apprise knows (see its wiki)")
+            targets.append(NotifyTarget(url, tuple(dict.fromkeys(kinds)), f"notify URL {n} ({scheme})"))
+        return tuple(targets)
 
     def grpc(self) -> GrpcSettings:
         tokens = self.strings(("grpc", "tokens"))
@@ -281,3 +303,20 @@ def _canonical_host_pattern(entry: str) -> str | None:
     if domain is None or is_ip_address(domain):
         return None
     return f"*.{domain}"
+
+
+def _notify_table(entry: Any) -> tuple[str, Any]:
+    if (
+        not isinstance(entry, Mapping)
+        or not isinstance(entry.get("url"), str)
+        or set(entry) - {"url", "events"}
+    ):
+        return "", None
+    return entry["url"], entry.get("events", list(NOTIFY_KINDS))
+
+
+def notify_url_known(url: str) -> bool:
+    """Whether Apprise makes a notification service of the URL."""
+    from scheduler.notify import quiet_apprise  # not at import: workers load settings too
+
+    return bool(quiet_apprise.load().Apprise().add(url))

@@ -23,6 +23,14 @@ class SchedulerBase(abc.ABC):
         pass
 
     @abc.abstractmethod
+    async def ImportSubscriptions(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ImportLine, scheduler.v1.scheduler_pb2.ImportSubscriptionsResponse]') -> None:
+        pass
+
+    @abc.abstractmethod
+    async def ExportSubscriptions(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ExportSubscriptionsRequest, scheduler.v1.scheduler_pb2.Subscription]') -> None:
+        pass
+
+    @abc.abstractmethod
     async def ListCategories(self, stream: 'grpclib.server.Stream[scheduler.v1.scheduler_pb2.ListCategoriesRequest, scheduler.v1.scheduler_pb2.ListCategoriesResponse]') -> None:
         pass
 
@@ -99,6 +107,18 @@ class SchedulerBase(abc.ABC):
                 grpclib.const.Cardinality.UNARY_UNARY,
                 scheduler.v1.scheduler_pb2.UpdateCategoryRequest,
                 scheduler.v1.scheduler_pb2.UpdateCategoryResponse,
+            ),
+            '/scheduler.v1.Scheduler/ImportSubscriptions': grpclib.const.Handler(
+                self.ImportSubscriptions,
+                grpclib.const.Cardinality.STREAM_UNARY,
+                scheduler.v1.scheduler_pb2.ImportLine,
+                scheduler.v1.scheduler_pb2.ImportSubscriptionsResponse,
+            ),
+            '/scheduler.v1.Scheduler/ExportSubscriptions': grpclib.const.Handler(
+                self.ExportSubscriptions,
+                grpclib.const.Cardinality.UNARY_STREAM,
+                scheduler.v1.scheduler_pb2.ExportSubscriptionsRequest,
+                scheduler.v1.scheduler_pb2.Subscription,
             ),
             '/scheduler.v1.Scheduler/ListCategories': grpclib.const.Handler(
                 self.ListCategories,
@@ -213,6 +233,18 @@ class SchedulerStub:
             '/scheduler.v1.Scheduler/UpdateCategory',
             scheduler.v1.scheduler_pb2.UpdateCategoryRequest,
             scheduler.v1.scheduler_pb2.UpdateCategoryResponse,
+        )
+        self.ImportSubscriptions = grpclib.client.StreamUnaryMethod(
+            channel,
+            '/scheduler.v1.Scheduler/ImportSubscriptions',
+            scheduler.v1.scheduler_pb2.ImportLine,
+            scheduler.v1.scheduler_pb2.ImportSubscriptionsResponse,
+        )
+        self.ExportSubscriptions = grpclib.client.UnaryStreamMethod(
+            channel,
+            '/scheduler.v1.Scheduler/ExportSubscriptions',
+            scheduler.v1.scheduler_pb2.ExportSubscriptionsRequest,
+            scheduler.v1.scheduler_pb2.Subscription,
         )
         self.ListCategories = grpclib.client.UnaryUnaryMethod(
             channel,

@@ -52,6 +52,13 @@ class InstanceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ALIVE: _ClassVar[InstanceState]
     DEAD: _ClassVar[InstanceState]
     STOPPED: _ClassVar[InstanceState]
+
+class ImportOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_OUTCOME_UNSPECIFIED: _ClassVar[ImportOutcome]
+    CREATED: _ClassVar[ImportOutcome]
+    ALREADY_THERE: _ClassVar[ImportOutcome]
+    REFUSED: _ClassVar[ImportOutcome]
 SITE_UNSPECIFIED: Site
 NICONICO: Site
 YOUTUBE: Site
@@ -80,6 +87,10 @@ INSTANCE_STATE_UNSPECIFIED: InstanceState
 ALIVE: InstanceState
 DEAD: InstanceState
 STOPPED: InstanceState
+IMPORT_OUTCOME_UNSPECIFIED: ImportOutcome
+CREATED: ImportOutcome
+ALREADY_THERE: ImportOutcome
+REFUSED: ImportOutcome
 
 class DownloadProfile(_message.Message):
     __slots__ = ("max_height", "audio_only", "format", "subtitles", "automatic_subtitles", "uploaded_after", "uploaded_before", "min_duration_s", "max_duration_s", "exclude_live", "exclude_shorts", "title_match", "title_exclude")
@@ -162,6 +173,70 @@ class UpdateCategoryResponse(_message.Message):
     skipped: int
     restored: int
     def __init__(self, category: _Optional[_Union[Category, _Mapping]] = ..., skipped: _Optional[int] = ..., restored: _Optional[int] = ...) -> None: ...
+
+class ImportLine(_message.Message):
+    __slots__ = ("user_id", "url", "profile", "disable_download_cache", "line")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    url: str
+    profile: DownloadProfile
+    disable_download_cache: bool
+    line: int
+    def __init__(self, user_id: _Optional[int] = ..., url: _Optional[str] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ..., disable_download_cache: _Optional[bool] = ..., line: _Optional[int] = ...) -> None: ...
+
+class ImportResult(_message.Message):
+    __slots__ = ("line", "url", "outcome", "reason", "category_id", "category_created")
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_CREATED_FIELD_NUMBER: _ClassVar[int]
+    line: int
+    url: str
+    outcome: ImportOutcome
+    reason: str
+    category_id: int
+    category_created: bool
+    def __init__(self, line: _Optional[int] = ..., url: _Optional[str] = ..., outcome: _Optional[_Union[ImportOutcome, str]] = ..., reason: _Optional[str] = ..., category_id: _Optional[int] = ..., category_created: _Optional[bool] = ...) -> None: ...
+
+class ImportSubscriptionsResponse(_message.Message):
+    __slots__ = ("results", "created", "already_there", "refused")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_THERE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ImportResult]
+    created: int
+    already_there: int
+    refused: int
+    def __init__(self, results: _Optional[_Iterable[_Union[ImportResult, _Mapping]]] = ..., created: _Optional[int] = ..., already_there: _Optional[int] = ..., refused: _Optional[int] = ...) -> None: ...
+
+class ExportSubscriptionsRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    def __init__(self, user_id: _Optional[int] = ...) -> None: ...
+
+class Subscription(_message.Message):
+    __slots__ = ("user_id", "category_id", "url", "profile", "disable_download_cache", "subscribed_at")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_DOWNLOAD_CACHE_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_AT_FIELD_NUMBER: _ClassVar[int]
+    user_id: int
+    category_id: int
+    url: str
+    profile: DownloadProfile
+    disable_download_cache: bool
+    subscribed_at: str
+    def __init__(self, user_id: _Optional[int] = ..., category_id: _Optional[int] = ..., url: _Optional[str] = ..., profile: _Optional[_Union[DownloadProfile, _Mapping]] = ..., disable_download_cache: _Optional[bool] = ..., subscribed_at: _Optional[str] = ...) -> None: ...
 
 class ListCategoriesRequest(_message.Message):
     __slots__ = ("user_id",)
