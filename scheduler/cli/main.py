@@ -14,14 +14,12 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import trio
 import trio_asyncio
-from google.protobuf.message import Message
 
 from scheduler import __version__, logs, startup
-from scheduler.cli import profile_flags, render, subscription_files, transport
+from scheduler.cli import profile_flags, render, subscribing, subscription_files, transport
 from scheduler.cli.transport import ClientError
 from scheduler.notify import sender
 from scheduler.notify.digest import test_message
@@ -30,8 +28,6 @@ from scheduler.startup import Patience
 from scheduler.v1 import scheduler_pb2 as pb
 
 log = logging.getLogger("scheduler")
-
-IMPORT_S_PER_LINE = 0.01
 
 _SITES = {"niconico": pb.NICONICO, "youtube": pb.YOUTUBE, "bilibili": pb.BILIBILI}
 _KINDS = {"tag": pb.TAG, "channel": pb.CHANNEL, "playlist": pb.PLAYLIST}
@@ -250,13 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(subscription_files.export(subscriptions))
             return 0
         if args.command == "import":
-            return _import(connection, args)
+            return subscribing.import_file(connection, args)
         if args.command == "profile":
-            response = _profile(connection, args)
+            response = subscribing.profile(connection, args)
         else:
             method, request = _request(args)
             response = transport.call(connection, method, request)  # type: ignore[arg-type]
-            if args.command == "schedule" and _kept_its_profile(args, request, response):
+            if args.command == "schedule" and subscribing.kept_its_profile(args, request, response):
                 print(
                     f"scheduler: category {response.category_id} has a profile of its own; "
                     f"`scheduler profile {response.category_id} --user {args.user} ...` changes it",
@@ -267,67 +263,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(render.as_json(response) if args.json else render.describe(response))
     return 1 if isinstance(response, pb.DiagnoseResponse) and not response.healthy else 0
-
-
-def _profile(connection: transport.Connection, args: argparse.Namespace) -> Message:
-    """The category's profile (ListCategories), or UpdateCategory with it changed by the
-    flags given (from the default with --reset)."""
-    listed = transport.call(connection, "ListCategories", pb.ListCategoriesRequest(user_id=args.user))
-    category = next((c for c in listed.categories if c.id == args.category), None)
-    if category is None:
-        raise ClientError(f"user {args.user} does not subscribe to category {args.category}")
-    if not (args.reset or profile_flags.given(args)):
-        return pb.ListCategoriesResponse(categories=[category])
-    base = pb.DownloadProfile() if args.reset else category.profile
-    request = pb.UpdateCategoryRequest(
-        user_id=args.user, category_id=args.category, profile=profile_flags.apply(args, base)
-    )
-    response: Message = transport.call(connection, "UpdateCategory", request)
-    return response
-
-
-def _import(connection: transport.Connection, args: argparse.Namespace) -> int:
-    """Reads the file, sends its subscriptions (ImportSubscriptions), prints a line per
-    subscription and the totals; exit 1 when any was refused."""
-    try:
-        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8-sig")
-        entries = subscription_files.read(text)
-    except (OSError, UnicodeDecodeError, subscription_files.UnreadableFile) as error:
-        print(f"scheduler: {args.file}: {error}", file=sys.stderr)
-        return 2
-    unread = [e for e in entries if e.problem]
-    lines = [
-        pb.ImportLine(
-            user_id=args.user,
-            url=e.url,
-            profile=e.profile,
-            disable_download_cache=e.disable_download_cache,
-            line=n,
-        )
-        for n, e in enumerate(entries, 1)
-        if not e.problem
-    ]
-    # Each line costs the service a little: the deadline grows with the file.
-    response = transport.send_all(
-        connection, "ImportSubscriptions", lines, connection.timeout_s + IMPORT_S_PER_LINE * len(lines)
-    )
-    if args.json:
-        print(render.as_json(response))
-    else:
-        said = {n: f"refused: {e.problem}" for n, e in enumerate(entries, 1) if e.problem}
-        said |= {r.line: render.import_result(r) for r in response.results}
-        for n in sorted(said):  # in the file's order
-            print(f"{entries[n - 1].where}: {said[n]}")
-        refused = response.refused + len(unread)
-        print(
-            f"imported: {response.created} created, {response.already_there} already there, {refused} refused"
-        )
-    return 1 if unread or response.refused else 0
-
-
-def _kept_its_profile(args: argparse.Namespace, request: Any, response: Any) -> bool:
-    """A profile was asked for a category that exists with another one (it keeps its own)."""
-    return profile_flags.given(args) and not response.created and response.profile != request.profile
 
 
 def client_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> transport.Connection:

@@ -485,14 +485,15 @@ SET status = 'queued', lease_owner = $1, lease_expires_at = now() + make_interva
     delivery_category_id = coalesce(due.category_id, v.delivery_category_id),
     bytes_done = 0, bytes_total = 0, cancel_request = NULL, updated_at = now()
 FROM due
+CROSS JOIN LATERAL (  -- the categories listing the video, read once: what its download needs
+    SELECT bool_or(c.disable_download_cache) AS disable_download_cache,
+           array_agg(c.profile::text ORDER BY c.id) FILTER (WHERE c.subscriber_count > 0) AS profiles
+    FROM category_videos cv JOIN categories c ON c.id = cv.category_id
+    WHERE cv.video_id = due.id
+) listing
 WHERE v.id = due.id
 RETURNING v.id, v.website, v.foreign_id, v.url, v.title, v.listed, v.attempts,
-          v.delivery_category_id AS category_id,
-          (SELECT bool_or(c.disable_download_cache) FROM category_videos cv
-           JOIN categories c ON c.id = cv.category_id WHERE cv.video_id = v.id) AS disable_download_cache,
-          (SELECT array_agg(c.profile::text ORDER BY c.id) FROM category_videos cv
-           JOIN categories c ON c.id = cv.category_id
-           WHERE cv.video_id = v.id AND c.subscriber_count > 0) AS profiles;
+          v.delivery_category_id AS category_id, listing.disable_download_cache, listing.profiles;
 
 -- name: renew_leases
 -- The heartbeat: one statement renews every lease this instance holds; an id missing

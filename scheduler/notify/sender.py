@@ -8,7 +8,7 @@ import logging
 
 import trio
 
-from scheduler.notify import quiet_apprise
+from scheduler import quiet_apprise
 from scheduler.notify.digest import Message
 from scheduler.settings import NotifyTarget
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scheduler import quiet_apprise
 from scheduler.categories import canonical_host, is_ip_address
 from scheduler.settings.model import (
     NOTIFY_KINDS,
@@ -317,6 +318,4 @@ def _notify_table(entry: Any) -> tuple[str, Any]:
 
 def notify_url_known(url: str) -> bool:
     """Whether Apprise makes a notification service of the URL."""
-    from scheduler.notify import quiet_apprise  # not at import: workers load settings too
-
     return bool(quiet_apprise.load().Apprise().add(url))

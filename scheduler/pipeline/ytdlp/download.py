@@ -17,7 +17,7 @@ from scheduler.pipeline.ytdlp.options import common_options
 from scheduler.pipeline.ytdlp.overrides import GuardedYoutubeDL
 from scheduler.pipeline.ytdlp.results import Downloaded, Progress, Skipped
 from scheduler.profiles import Profile, merged, verdict
-from scheduler.profiles.filters import known_fields, overall
+from scheduler.profiles.filters import known_fields
 from scheduler.profiles.model import DEFAULT
 from scheduler.settings import DownloaderSettings
 
@@ -128,9 +128,10 @@ class _Choice:
         video = {**self._listed, **{k: v for k, v in info.items() if v is not None}}
         if self._listed.get("title"):
             video["title"] = self._listed["title"]
-        wanted = [p for p in self._profiles if not verdict(p, video, complete=True).skipped]
+        verdicts = [verdict(p, video, complete=True) for p in self._profiles]
+        wanted = [p for p, v in zip(self._profiles, verdicts, strict=True) if not v.skipped]
         if not wanted:
-            self.skipped = overall(self._profiles, video, complete=True).reason
+            self.skipped = verdicts[0].reason  # every one skips it: the first category's reason
             return self.skipped
         self.skipped = ""
         if self.ydl is not None:
@@ -142,10 +143,8 @@ def format_problem(selector: str) -> str:
     """What yt-dlp's parser finds wrong with a format selector ("" when nothing is)."""
     try:
         yt_dlp.YoutubeDL({"quiet": True}).build_format_selector(selector)
-    except SyntaxError as error:
-        return str(error.msg if hasattr(error, "msg") else error).splitlines()[0]
-    except Exception as error:  # yt-dlp raises what its parser meets
-        return str(error).splitlines()[0]
+    except Exception as error:  # SyntaxError, or whatever else its parser meets
+        return (str(error).splitlines() or [type(error).__name__])[0]
     return ""
 
 
