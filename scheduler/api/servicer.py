@@ -11,7 +11,7 @@ from grpclib.server import Stream
 from scheduler.api import convert, validation
 from scheduler.api.errors import receive, receive_or_end, status_mapping, unary
 from scheduler.api.watch import EVERYTHING, VideoChanges
-from scheduler.db.records import ImportEntry
+from scheduler.db.records import NewSubscription
 from scheduler.db.store import Store
 from scheduler.errors import InvalidArgument
 from scheduler.findings import Finding
@@ -48,12 +48,9 @@ class SchedulerService(SchedulerBase):
         await unary(stream, self._schedule_category)
 
     async def _schedule_category(self, request: pb.ScheduleCategoryRequest) -> pb.ScheduleCategoryResponse:
-        user_id = validation.positive_id(request.user_id, "user_id")
-        target = validation.category_target(request, self._allowed_sites)
-        profile = validation.profile(request.profile)
-        await self._check_format(profile.format, "profile.format")
+        entry = await self._subscription(request)
         scheduled = await self._store.schedule_category(
-            target, user_id, request.disable_download_cache, profile
+            entry.target, entry.user_id, entry.disable_download_cache, entry.profile
         )
         return pb.ScheduleCategoryResponse(
             category_id=scheduled.category_id,
@@ -83,12 +80,18 @@ class SchedulerService(SchedulerBase):
     ) -> None:
         with status_mapping(stream):
             results: list[pb.ImportResult] = []
-            batch: list[tuple[pb.ImportResult, ImportEntry]] = []
+            batch: list[tuple[pb.ImportResult, NewSubscription]] = []
             while (line := await receive_or_end(stream)) is not None:
                 result = pb.ImportResult(line=line.line, url=line.url[: validation.MAX_URL_ECHO])
                 results.append(result)
+                subscription = pb.ScheduleCategoryRequest(
+                    url=line.url,
+                    user_id=line.user_id,
+                    profile=line.profile,
+                    disable_download_cache=line.disable_download_cache,
+                )
                 try:
-                    entry = await self._import_entry(line)
+                    entry = await self._subscription(subscription)
                 except InvalidArgument as refused:
                     result.outcome, result.reason = pb.REFUSED, str(refused)
                     continue
@@ -106,15 +109,15 @@ class SchedulerService(SchedulerBase):
             )
         await stream.send_message(response)
 
-    async def _import_entry(self, line: pb.ImportLine) -> ImportEntry:
-        """The line checked as ScheduleCategory checks its request."""
-        user_id = validation.positive_id(line.user_id, "user_id")
-        target = validation.category_target(pb.ScheduleCategoryRequest(url=line.url), self._allowed_sites)
-        profile = validation.profile(line.profile)
+    async def _subscription(self, request: pb.ScheduleCategoryRequest) -> NewSubscription:
+        """A subscription asked for (ScheduleCategory, or an import's line), every field checked."""
+        user_id = validation.positive_id(request.user_id, "user_id")
+        target = validation.category_target(request, self._allowed_sites)
+        profile = validation.profile(request.profile)
         await self._check_format(profile.format, "profile.format")
-        return ImportEntry(user_id, target, profile, line.disable_download_cache)
+        return NewSubscription(user_id, target, profile, request.disable_download_cache)
 
-    async def _import_batch(self, batch: list[tuple[pb.ImportResult, ImportEntry]]) -> None:
+    async def _import_batch(self, batch: list[tuple[pb.ImportResult, NewSubscription]]) -> None:
         if not batch:
             return
         imported = await self._store.import_subscriptions([entry for _, entry in batch])

@@ -17,9 +17,9 @@ from scheduler.db.records import (
     Download,
     Event,
     Imported,
-    ImportEntry,
     InferenceCategory,
     Instance,
+    NewSubscription,
     ProfileChange,
     Scheduled,
     Stats,
@@ -75,11 +75,7 @@ class ApiQueries:
         decided again under every profile that lists them (scheduler.profiles.filters),
         with an event, in one transaction."""
         async with self._db.transaction() as conn:
-            await self._require_category(conn, category_id)
-            if not await conn.fetchval(SQL["is_subscribed"], user_id, category_id):
-                raise PermissionDenied(
-                    f"user_id: user {user_id} does not subscribe to category {category_id}"
-                )
+            await self._require_subscriber(conn, user_id, category_id)
             before = from_json(await conn.fetchval(SQL["set_profile"], category_id, to_json(profile)))
             skip, reasons, restore = _decide_again(await conn.fetch(SQL["undecided_videos"], category_id))
             if skip:
@@ -97,7 +93,7 @@ class ApiQueries:
             row = await conn.fetchrow(SQL["list_categories"], user_id, category_id)
         return ProfileChange(CategorySummary.from_row(row), len(skip), len(restore))
 
-    async def import_subscriptions(self, entries: list[ImportEntry]) -> list[Imported]:
+    async def import_subscriptions(self, entries: list[NewSubscription]) -> list[Imported]:
         """A batch of an import's lines in one transaction, set-based (three statements
         whatever its size): each line's category and whether it was new, as
         schedule_category would have answered them one by one."""
@@ -160,11 +156,7 @@ class ApiQueries:
         website's (an operator asks), or a website's within a category; returns how many."""
         async with self._db.transaction() as conn:
             if category_id is not None:
-                await self._require_category(conn, category_id)
-                if not await conn.fetchval(SQL["is_subscribed"], user_id, category_id):
-                    raise PermissionDenied(
-                        f"user_id: user {user_id} does not subscribe to category {category_id}"
-                    )
+                await self._require_subscriber(conn, user_id, category_id)
             if website is not None and not await conn.fetchval(SQL["website_has_videos"], website):
                 raise NotFound(f"website: no videos of {website}")
             who = f"user {user_id}" if user_id else "an operator"
@@ -261,6 +253,13 @@ class ApiQueries:
     async def _require_category(conn: Any, category_id: int) -> None:
         if not await conn.fetchval(SQL["category_exists"], category_id):
             raise NotFound(f"category_id: no category {category_id}")
+
+    @classmethod
+    async def _require_subscriber(cls, conn: Any, user_id: int | None, category_id: int) -> None:
+        """The category exists (else NotFound) and the user subscribes to it (else PermissionDenied)."""
+        await cls._require_category(conn, category_id)
+        if not await conn.fetchval(SQL["is_subscribed"], user_id, category_id):
+            raise PermissionDenied(f"user_id: user {user_id} does not subscribe to category {category_id}")
 
 
 def _website_counts(rows: Any) -> list[WebsiteCounts]:

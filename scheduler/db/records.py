@@ -44,8 +44,9 @@ class CategorySummary:
 
 
 @dataclass(frozen=True)
-class ImportEntry:
-    """One line of an import, checked: a user to subscribe to a category."""
+class NewSubscription:
+    """A user to subscribe to a category, checked: ScheduleCategory's request, or a line
+    of an import."""
 
     user_id: int
     target: CategoryTarget

@@ -42,20 +42,6 @@ class Profile:
     title_match: str = ""  # RE2, case-insensitive, anywhere in the title
     title_exclude: str = ""
 
-    @property
-    def filters(self) -> bool:
-        """Whether any video can be skipped under it."""
-        return bool(
-            self.uploaded_after
-            or self.uploaded_before
-            or self.min_duration_s
-            or self.max_duration_s
-            or self.exclude_live
-            or self.exclude_shorts
-            or self.title_match
-            or self.title_exclude
-        )
-
 
 DEFAULT = Profile()
 

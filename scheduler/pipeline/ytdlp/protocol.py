@@ -89,14 +89,17 @@ def listing_from_data(data: dict[str, Any]) -> Listing:
             foreign_id=str(v["foreign_id"]),
             url=str(v["url"]),
             title=str(v["title"]),
-            listed={
-                str(k): value for k, value in v["listed"].items() if isinstance(value, str | int | float)
-            },
+            listed=_scalars(v["listed"]),
             tags=tuple(str(t) for t in v["tags"]),
         )
         for v in data["videos"]
     ]
     return Listing(videos, [str(r) for r in data["refused"]])
+
+
+def _scalars(data: dict[str, Any]) -> dict[str, str | int | float]:
+    """The entries of a worker's mapping that are plain values (a listing entry's fields)."""
+    return {str(k): v for k, v in data.items() if isinstance(v, str | int | float)}
 
 
 def downloaded_as_data(downloaded: Downloaded) -> dict[str, Any]:
@@ -116,10 +119,7 @@ def skipped_as_data(skipped: Skipped) -> dict[str, Any]:
 
 def downloaded_from_data(data: dict[str, Any]) -> Downloaded | Skipped:
     if "skipped" in data:
-        fields = data["fields"]
-        return Skipped(
-            str(data["skipped"]), {str(k): v for k, v in fields.items() if isinstance(v, str | int | float)}
-        )
+        return Skipped(str(data["skipped"]), _scalars(data["fields"]))
     thumbnail = data["thumbnail_path"]
     return Downloaded(
         info=dict(data["info"]),
